@@ -1,0 +1,63 @@
+"""The root ``baton`` command: assembles each package's commands and reports errors as one line.
+
+Each layer keeps its own ``cli.py`` with light imports; this module only wires them, so no
+layer imports another through the CLI.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+import typer
+
+from baton import __version__
+from baton.demo import demo
+from baton.errors import BatonError
+from collector.cli import app as collector_app
+from dashboard.cli import dashboard_command
+from orchestrator.cli import app as orchestrator_app
+from orchestrator.cli import simulate
+
+app = typer.Typer(
+    name="baton",
+    help="Baton: every bot handoff traced, every queue measured.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(collector_app, name="collector")
+app.add_typer(orchestrator_app, name="orchestrator")
+app.command("simulate")(simulate)
+app.command("dashboard")(dashboard_command)
+app.command("demo")(demo)
+
+
+@app.command("version")
+def version() -> None:
+    """Print Baton's version."""
+    typer.echo(__version__)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script: one line per error, never a traceback."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(args=argv, standalone_mode=False)
+    except BatonError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: no such file: {exc.filename or exc}", err=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)

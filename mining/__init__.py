@@ -1,0 +1,38 @@
+"""Process mining over Baton's ``events`` table: pure figures returning Polars frames.
+
+Every figure takes a DuckDB connection holding an ``events`` table or view, so the same
+code runs in the collector (live store), in a notebook (a copied file) and in tests.
+"""
+
+from mining.errors import EmptyLog, InvalidFilter, MiningError, UnknownFigure
+from mining.figures import (
+    activity_instances,
+    case_durations,
+    dfg,
+    overview,
+    queue_aging,
+    queue_summary,
+    retry_counts,
+    retry_hotspots,
+)
+from mining.filters import Filters
+from mining.registry import FIGURE_PARAMS, FIGURES, compute
+
+__all__ = [
+    "FIGURES",
+    "FIGURE_PARAMS",
+    "EmptyLog",
+    "Filters",
+    "InvalidFilter",
+    "MiningError",
+    "UnknownFigure",
+    "activity_instances",
+    "case_durations",
+    "compute",
+    "dfg",
+    "overview",
+    "queue_aging",
+    "queue_summary",
+    "retry_counts",
+    "retry_hotspots",
+]

@@ -1,0 +1,479 @@
+"""The orchestration engine on a virtual clock: queues, bots, retries, escalation.
+
+It is a discrete-event loop: arrivals, bot completions, retry timers and the workbench's
+opening hours are timed actions on a heap, so a month of a clinic runs in seconds while
+every timestamp stays realistic. Each state change is written to the state store with its
+event record in the same (grouped) transaction, and each handoff and attempt is a span
+through the OpenTelemetry API, exactly as the telemetry contract says.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import itertools
+import random
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+
+from baton.contract import (
+    MESSAGING_SYSTEM,
+    WORKBENCH_QUEUE,
+    Attr,
+    ExceptionType,
+    Lifecycle,
+    ResourceKind,
+    SpanOp,
+    process_span_name,
+    send_span_name,
+    trace_id_for_case,
+)
+from orchestrator.bots import BotContext, BotRegistry
+from orchestrator.clock import VirtualClock, to_ns, to_us
+from orchestrator.errors import ApplicationException, BusinessException
+from orchestrator.playbook import END, OnExhausted, Playbook, Step
+from orchestrator.records import build_record, event_id
+from orchestrator.states import ItemState
+from orchestrator.store import StateStore
+from orchestrator.telemetry import case_trace
+
+#: Actions between grouped commits of the state store.
+COMMIT_EVERY = 256
+
+
+@dataclasses.dataclass
+class Case:
+    case_id: str
+    reference: str
+    payer: str
+    site: str
+    priority: int
+    payload: Mapping[str, Any]
+    ordinal: int
+    trace_id: int
+    items: int = 0
+
+
+@dataclasses.dataclass
+class Item:
+    item_id: int
+    item_no: int
+    case: Case
+    step: Step
+    attempt: int
+    enqueued_at: datetime
+    due: datetime | None
+    link: trace.SpanContext | None = None
+    queue: str = ""
+
+
+@dataclasses.dataclass
+class Workbench:
+    """People who resolve escalated items, during their working hours."""
+
+    staff: int = 2
+    open_hour: int = 8
+    close_hour: int = 17
+    weekdays: frozenset[int] = frozenset(range(5))
+    handling_s: Callable[[random.Random], float] = lambda rng: rng.uniform(600, 1800)
+
+    def is_open(self, moment: datetime) -> bool:
+        return moment.weekday() in self.weekdays and self.open_hour <= moment.hour < self.close_hour
+
+    def next_open(self, moment: datetime) -> datetime:
+        day = moment.replace(hour=self.open_hour, minute=0, second=0, microsecond=0)
+        if moment.hour >= self.open_hour:
+            day += timedelta(days=1)
+        while day.weekday() not in self.weekdays:
+            day += timedelta(days=1)
+        return day
+
+
+@dataclasses.dataclass
+class EngineStats:
+    """What the engine emitted, so a run can be checked against what the collector holds."""
+
+    cases: int = 0
+    cases_closed: int = 0
+    handoffs: int = 0
+    attempts: int = 0
+    attempts_finished: int = 0
+    events: int = 0
+    retries: int = 0
+    escalations: int = 0
+
+
+class Engine:
+    """Runs one playbook's cases on a virtual clock."""
+
+    def __init__(
+        self,
+        playbook: Playbook,
+        bots: BotRegistry,
+        store: StateStore,
+        clock: VirtualClock,
+        *,
+        capacity: Mapping[str, int],
+        seed: int,
+        tracer: trace.Tracer | None = None,
+        workbench: Workbench | None = None,
+        pseudonymize: Callable[[str, str], str],
+    ) -> None:
+        self.playbook = playbook
+        self.bots = bots
+        self.store = store
+        self.clock = clock
+        self.seed = seed
+        self.tracer = tracer or trace.get_tracer(__name__)
+        self.workbench = workbench or Workbench()
+        self.pseudonymize = pseudonymize
+        self.stats = EngineStats()
+        self._heap: list[tuple[datetime, int, str, Any]] = []
+        self._tick = itertools.count()
+        self._item_ids = itertools.count(1)
+        self._ready: dict[str, list[tuple[int, datetime, int, Item]]] = {}
+        self._free: dict[str, list[str]] = {}
+        for step in playbook.steps:
+            count = capacity.get(step.queue, 1)
+            self._free.setdefault(step.queue, [f"{step.bot}#{i + 1}" for i in range(count)])
+        staff = [self.pseudonymize("person", f"staff-{i + 1}") for i in range(self.workbench.staff)]
+        self._free[WORKBENCH_QUEUE] = staff
+        self._workbench_wakeup: datetime | None = None
+        self._actions = 0
+
+    # -- scheduling ------------------------------------------------------------------------
+    def _at(self, moment: datetime, kind: str, payload: Any) -> None:
+        heapq.heappush(self._heap, (moment, next(self._tick), kind, payload))
+
+    def submit(self, at: datetime, reference: str, fields: Mapping[str, Any]) -> None:
+        """A case that arrives at ``at`` (a referral, a claim); ``reference`` is identified."""
+        self._at(at, "arrival", (reference, dict(fields)))
+
+    def run(self, until: datetime | None = None) -> EngineStats:
+        """Process actions in time order until none are left (or ``until``)."""
+        handlers = {
+            "arrival": self._on_arrival,
+            "available": self._on_available,
+            "finish": self._on_finish,
+            "workbench": self._on_workbench_open,
+            "human_done": self._on_human_done,
+        }
+        while self._heap:
+            if until is not None and self._heap[0][0] > until:
+                break
+            moment, _, kind, payload = heapq.heappop(self._heap)
+            self.clock.advance_to(moment)
+            handlers[kind](payload)
+            self._actions += 1
+            if self._actions % COMMIT_EVERY == 0:
+                self.store.commit()
+        self.store.commit()
+        return self.stats
+
+    # -- telemetry helpers -----------------------------------------------------------------
+    def _attrs(self, item: Item, **extra: Any) -> dict[str, Any]:
+        case = item.case
+        attrs: dict[str, Any] = {
+            Attr.CASE_ID: case.case_id,
+            Attr.WORKFLOW: self.playbook.workflow,
+            Attr.WORKFLOW_VERSION: self.playbook.version,
+            Attr.STEP: item.step.name,
+            Attr.MESSAGING_DESTINATION: item.queue,
+            Attr.ATTEMPT: item.attempt,
+            Attr.MAX_ATTEMPTS: item.step.retry.max_attempts,
+            Attr.PRIORITY: case.priority,
+            Attr.PAYER: case.payer,
+            Attr.SITE: case.site,
+            Attr.ITEM_ID: item.item_id,
+        }
+        if item.due is not None:
+            attrs[Attr.DUE_TS] = to_us(item.due)
+        attrs.update({k: v for k, v in extra.items() if v is not None})
+        return attrs
+
+    def _event(self, item: Item, lifecycle: Lifecycle, span: Span | None, **attrs: Any) -> None:
+        seq = self.store.next_seq()
+        eid = event_id(item.case.case_id, item.item_no, item.attempt, lifecycle)
+        ctx = span.get_span_context() if span is not None else None
+        record = build_record(
+            ts_ns=to_ns(self.clock.now()),
+            seq=seq,
+            event_id=eid,
+            lifecycle=lifecycle,
+            attributes=self._attrs(item, **attrs),
+            trace_id=item.case.trace_id,
+            span_id=ctx.span_id if ctx is not None and ctx.is_valid else 0,
+        )
+        self.store.append_event(eid, record)
+        self.stats.events += 1
+
+    def _span(self, item: Item, op: SpanOp, links: list[trace.SpanContext]) -> Span:
+        name = send_span_name(item.queue) if op is SpanOp.SEND else process_span_name(item.queue)
+        kind = SpanKind.PRODUCER if op is SpanOp.SEND else SpanKind.CONSUMER
+        attrs = self._attrs(item)
+        attrs[Attr.MESSAGING_SYSTEM] = MESSAGING_SYSTEM
+        attrs[Attr.MESSAGING_OPERATION] = str(op)
+        with case_trace(item.case.trace_id):
+            return self.tracer.start_span(
+                name,
+                context=Context(),
+                kind=kind,
+                attributes=attrs,
+                links=[Link(c) for c in links if c is not None and c.is_valid],
+                start_time=to_ns(self.clock.now()),
+            )
+
+    def _save(self, item: Item, state: ItemState, defer_until: datetime | None = None) -> None:
+        self.store.put_item(
+            {
+                "item_id": item.item_id,
+                "case_id": item.case.case_id,
+                "step": item.step.name,
+                "queue": item.queue,
+                "state": state,
+                "attempt": item.attempt,
+                "priority": item.case.priority,
+                "due_ts": item.due.isoformat() if item.due else None,
+                "defer_until": defer_until.isoformat() if defer_until else None,
+                "enqueued_ts": item.enqueued_at.isoformat(),
+                "updated_ts": self.clock.now().isoformat(),
+                "link_span": f"{item.link.span_id:016x}" if item.link else None,
+            }
+        )
+
+    # -- handoffs --------------------------------------------------------------------------
+    def _on_arrival(self, payload: tuple[str, dict[str, Any]]) -> None:
+        reference, fields = payload
+        case_id = self.pseudonymize("case", reference)
+        self.stats.cases += 1
+        case = Case(
+            case_id=case_id,
+            reference=reference,
+            payer=fields["payer"],
+            site=fields["site"],
+            priority=int(fields.get("priority", self.playbook.first.priority)),
+            payload=fields.get("payload", {}),
+            ordinal=self.stats.cases,
+            trace_id=trace_id_for_case(case_id),
+        )
+        self.store.add_case(
+            case_id,
+            reference,
+            {
+                **fields,
+                "workflow": self.playbook.workflow,
+                "version": self.playbook.version,
+                "created_ts": self.clock.now().isoformat(),
+            },
+        )
+        self._enqueue(case, self.playbook.first, previous=None)
+
+    def _enqueue(self, case: Case, step: Step, previous: trace.SpanContext | None) -> None:
+        now = self.clock.now()
+        case.items += 1
+        item = Item(
+            item_id=next(self._item_ids),
+            item_no=case.items,
+            case=case,
+            step=step,
+            attempt=1,
+            enqueued_at=now,
+            due=now + timedelta(seconds=step.sla_s) if step.sla_s else None,
+            queue=step.queue,
+        )
+        span = self._span(item, SpanOp.SEND, [previous] if previous else [])
+        span.end(end_time=to_ns(now))
+        item.link = span.get_span_context()
+        self.stats.handoffs += 1
+        self._save(item, ItemState.NEW)
+        self._event(item, Lifecycle.ENQUEUED, span, **{Attr.RESOURCE_KIND: ResourceKind.SYSTEM})
+        self._make_ready(item)
+
+    def _make_ready(self, item: Item) -> None:
+        entry = (item.case.priority, item.enqueued_at, item.item_id, item)
+        heapq.heappush(self._ready.setdefault(item.queue, []), entry)
+        self._dispatch(item.queue)
+
+    def _on_available(self, item: Item) -> None:
+        self._make_ready(item)
+
+    def _dispatch(self, queue: str) -> None:
+        if queue == WORKBENCH_QUEUE:
+            self._dispatch_workbench()
+            return
+        ready = self._ready.get(queue, [])
+        free = self._free[queue]
+        while ready and free:
+            item = heapq.heappop(ready)[3]
+            self._start(item, free.pop(0))
+
+    # -- bot attempts ----------------------------------------------------------------------
+    def _rng(self, item: Item) -> random.Random:
+        return random.Random(f"{self.seed}:{item.case.ordinal}:{item.item_no}:{item.attempt}")
+
+    def _start(self, item: Item, bot_instance: str) -> None:
+        step = item.step
+        now = self.clock.now()
+        span = self._span(item, SpanOp.PROCESS, [item.link] if item.link else [])
+        bot_version = self.bots.versions.get(step.bot, "")
+        span.set_attributes({Attr.BOT_ID: bot_instance, Attr.BOT_VERSION: bot_version})
+        self.stats.attempts += 1
+        self._save(item, ItemState.IN_PROGRESS)
+        resource = {Attr.RESOURCE: bot_instance, Attr.RESOURCE_KIND: ResourceKind.BOT}
+        self._event(item, Lifecycle.STARTED, span, **resource)
+        ctx = BotContext(
+            case_id=item.case.case_id,
+            step=step.name,
+            attempt=item.attempt,
+            payer=item.case.payer,
+            site=item.case.site,
+            priority=item.case.priority,
+            payload=item.case.payload,
+            clock=VirtualClock(now),
+            rng=self._rng(item),
+        )
+        result: tuple[str, str | None, str | None]
+        try:
+            outcome = self.bots[step.bot](ctx)
+            result = ("ok", outcome, None)
+        except BusinessException as exc:
+            result = (ExceptionType.BUSINESS, exc.code, exc.code)
+        except ApplicationException as exc:
+            result = (ExceptionType.APPLICATION, None, exc.error_type)
+        except Exception as exc:  # a crashing bot is an application failure, retried
+            result = (ExceptionType.APPLICATION, None, type(exc).__name__)
+        elapsed = ctx.elapsed_s
+        if elapsed > step.timeout_s:
+            elapsed = step.timeout_s
+            result = (ExceptionType.TIMEOUT, None, "Timeout")
+        finish = now + timedelta(seconds=elapsed)
+        self._at(finish, "finish", (item, span, bot_instance, result))
+
+    def _on_finish(
+        self, payload: tuple[Item, Span, str, tuple[str, str | None, str | None]]
+    ) -> None:
+        item, span, bot_instance, (kind, outcome, error_type) = payload
+        step = item.step
+        now = self.clock.now()
+        self.stats.attempts_finished += 1
+        self._free[item.queue].append(bot_instance)
+        self._free[item.queue].sort()
+        resource = {Attr.RESOURCE: bot_instance, Attr.RESOURCE_KIND: ResourceKind.BOT}
+        if kind == "ok":
+            span.set_attribute(Attr.OUTCOME, outcome or "done")
+            span.set_status(Status(StatusCode.OK))
+            span.end(end_time=to_ns(now))
+            self._save(item, ItemState.SUCCESSFUL)
+            self._event(item, Lifecycle.COMPLETED, span, **resource, **{Attr.OUTCOME: outcome})
+            self._advance(item, step.route(outcome), span.get_span_context(), outcome)
+        else:
+            failure = {
+                Attr.EXCEPTION_TYPE: kind,
+                Attr.ERROR_TYPE: error_type,
+                Attr.OUTCOME: outcome,
+            }
+            span.set_attributes({k: v for k, v in failure.items() if v is not None})
+            span.set_status(Status(StatusCode.ERROR, error_type or kind))
+            span.end(end_time=to_ns(now))
+            self._save(item, ItemState.FAILED)
+            self._event(item, Lifecycle.FAILED, span, **resource, **failure)
+            if kind == ExceptionType.BUSINESS:
+                target = step.routes.get(outcome or "", END)
+                self._advance(item, target, span.get_span_context(), outcome)
+            else:
+                self._retry_or_escalate(item, span, error_type)
+        self._dispatch(item.queue)
+
+    def _retry_or_escalate(self, item: Item, span: Span, error_type: str | None) -> None:
+        policy = item.step.retry
+        retryable = error_type not in policy.non_retryable
+        if retryable and item.attempt < policy.max_attempts:
+            item.attempt += 1
+            item.link = span.get_span_context()
+            delay = policy.delay_before(item.attempt)
+            available = self.clock.now() + timedelta(seconds=delay)
+            self.stats.retries += 1
+            self._save(item, ItemState.RETRIED, defer_until=available)
+            self._event(item, Lifecycle.RETRIED, span, **{Attr.RESOURCE_KIND: ResourceKind.SYSTEM})
+            item.enqueued_at = available
+            self._at(available, "available", item)
+            return
+        if item.step.on_exhausted is OnExhausted.FAIL:
+            self._close(item.case, "failed")
+            return
+        self.stats.escalations += 1
+        item.queue = WORKBENCH_QUEUE
+        send = self._span(item, SpanOp.SEND, [span.get_span_context()])
+        send.end(end_time=to_ns(self.clock.now()))
+        self.stats.handoffs += 1
+        item.link = send.get_span_context()
+        item.enqueued_at = self.clock.now()
+        self._save(item, ItemState.ESCALATED)
+        self._event(item, Lifecycle.ESCALATED, send, **{Attr.RESOURCE_KIND: ResourceKind.SYSTEM})
+        self._make_ready(item)
+
+    def _advance(
+        self, item: Item, target: str, previous: trace.SpanContext, outcome: str | None
+    ) -> None:
+        if target == END:
+            self._close(item.case, outcome or "completed")
+        else:
+            self._enqueue(item.case, self.playbook.step(target), previous)
+
+    def _close(self, case: Case, outcome: str) -> None:
+        self.store.close_case(case.case_id, outcome, self.clock.now().isoformat())
+        self.stats.cases_closed += 1
+
+    # -- the human workbench ---------------------------------------------------------------
+    def _dispatch_workbench(self) -> None:
+        now = self.clock.now()
+        ready = self._ready.get(WORKBENCH_QUEUE, [])
+        if not ready:
+            return
+        if not self.workbench.is_open(now):
+            wake = self.workbench.next_open(now)
+            if self._workbench_wakeup != wake:
+                self._workbench_wakeup = wake
+                self._at(wake, "workbench", None)
+            return
+        free = self._free[WORKBENCH_QUEUE]
+        while ready and free:
+            item = heapq.heappop(ready)[3]
+            person = free.pop(0)
+            span = self._span(item, SpanOp.PROCESS, [item.link] if item.link else [])
+            span.set_attribute(Attr.RESOURCE, person)
+            self.stats.attempts += 1
+            self._save(item, ItemState.IN_PROGRESS)
+            done = now + timedelta(seconds=self.workbench.handling_s(self._rng(item)))
+            self._at(done, "human_done", (item, span, person))
+
+    def _on_workbench_open(self, _: None) -> None:
+        self._workbench_wakeup = None
+        self._dispatch_workbench()
+
+    def _on_human_done(self, payload: tuple[Item, Span, str]) -> None:
+        item, span, person = payload
+        now = self.clock.now()
+        span.set_attribute(Attr.OUTCOME, "resolved")
+        span.set_status(Status(StatusCode.OK))
+        span.end(end_time=to_ns(now))
+        self.stats.attempts_finished += 1
+        self._free[WORKBENCH_QUEUE].append(person)
+        self._save(item, ItemState.SUCCESSFUL)
+        self._event(
+            item,
+            Lifecycle.RESUMED,
+            span,
+            **{
+                Attr.RESOURCE: person,
+                Attr.RESOURCE_KIND: ResourceKind.HUMAN,
+                Attr.OUTCOME: "resolved",
+            },
+        )
+        self._advance(item, item.step.next, span.get_span_context(), "resolved")
+        self._dispatch_workbench()

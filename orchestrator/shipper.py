@@ -1,0 +1,170 @@
+"""Baton's own shipper: sends the outbox to the collector as OTLP log records, at least once.
+
+The OpenTelemetry SDK's batch processor drops a batch when an export times out, which is
+fine for spans and not for events. This shipper marks records shipped only after the
+collector answered 200 (which it does only after committing them), backs off on failure,
+honours ``Retry-After``, and keeps everything while the collector is down. The collector
+de-duplicates by ``event_id``, so a record sent twice is stored once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import threading
+import time
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import requests
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+
+from baton.contract import ORCHESTRATOR_SERVICE, SCOPE_NAME, Attr
+from orchestrator.store import connect
+
+log = logging.getLogger(__name__)
+
+PROTOBUF = "application/x-protobuf"
+
+
+@dataclasses.dataclass
+class ShipperStats:
+    """What the shipper did, for the simulator's report and the benchmarks."""
+
+    shipped: int = 0
+    requests: int = 0
+    failures: int = 0
+
+
+class Shipper:
+    """Ships unshipped outbox rows of one state file to ``{endpoint}/v1/logs``."""
+
+    def __init__(
+        self,
+        state_path: Path | str,
+        endpoint: str,
+        *,
+        batch_size: int = 2000,
+        timeout_s: float = 10.0,
+        service_name: str = ORCHESTRATOR_SERVICE,
+        max_backoff_s: float = 30.0,
+    ) -> None:
+        self.url = endpoint.rstrip("/") + "/v1/logs"
+        self._con = connect(state_path)
+        self._batch_size = batch_size
+        self._timeout_s = timeout_s
+        self._service_name = service_name
+        self._max_backoff_s = max_backoff_s
+        self._session = requests.Session()
+        self.stats = ShipperStats()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def pending(self) -> int:
+        row = self._con.execute("SELECT count(*) FROM outbox WHERE shipped=0").fetchone()
+        return int(row[0])
+
+    def _request(self, records: list[bytes]) -> bytes:
+        request = ExportLogsServiceRequest()
+        resource_logs = request.resource_logs.add()
+        resource_logs.resource.attributes.append(
+            KeyValue(key=Attr.SERVICE_NAME, value=AnyValue(string_value=self._service_name))
+        )
+        scope_logs = resource_logs.scope_logs.add()
+        scope_logs.scope.CopyFrom(InstrumentationScope(name=SCOPE_NAME))
+        for record in records:
+            scope_logs.log_records.add().MergeFromString(record)
+        return request.SerializeToString()
+
+    def ship_once(self) -> tuple[int, float | None]:
+        """Send one batch. Returns (records shipped, seconds to wait before retrying or None)."""
+        rows = self._con.execute(
+            "SELECT seq, record FROM outbox WHERE shipped=0 ORDER BY seq LIMIT ?",
+            (self._batch_size,),
+        ).fetchall()
+        if not rows:
+            return 0, None
+        body = self._request([r[1] for r in rows])
+        self.stats.requests += 1
+        try:
+            response = self._session.post(
+                self.url, data=body, headers={"Content-Type": PROTOBUF}, timeout=self._timeout_s
+            )
+        except requests.RequestException as exc:
+            self.stats.failures += 1
+            log.debug("shipping %d events failed: %s", len(rows), exc)
+            return 0, 1.0
+        if response.status_code != 200:
+            self.stats.failures += 1
+            log.debug("collector answered %s to %d events", response.status_code, len(rows))
+            return 0, _retry_after(response) or 1.0
+        last = rows[-1][0]
+        self._con.execute("UPDATE outbox SET shipped=1 WHERE shipped=0 AND seq <= ?", (last,))
+        self.stats.shipped += len(rows)
+        return len(rows), None
+
+    def drain(self, deadline_s: float = 120.0) -> int:
+        """Ship until nothing is pending or ``deadline_s`` passes; returns what is left."""
+        end = time.monotonic() + deadline_s
+        backoff = 0.5
+        while time.monotonic() < end:
+            sent, wait = self.ship_once()
+            if wait is None and sent == 0:
+                return 0
+            if wait is not None:
+                delay = min(max(wait, backoff), self._max_backoff_s, end - time.monotonic())
+                time.sleep(max(delay, 0) * random.uniform(0.8, 1.0))
+                backoff = min(backoff * 2, self._max_backoff_s)
+            else:
+                backoff = 0.5
+        return self.pending()
+
+    # -- background mode --------------------------------------------------------------------
+    def start(self, interval_s: float = 0.25) -> None:
+        """Ship in a background thread until :meth:`stop`."""
+
+        def loop() -> None:
+            backoff = 0.5
+            while not self._stop.is_set():
+                try:
+                    sent, wait = self.ship_once()
+                except Exception:  # a shipping bug must never stop the orchestrator
+                    log.exception("event shipper failed; retrying")
+                    sent, wait = 0, 1.0
+                if wait is not None:
+                    self._stop.wait(min(max(wait, backoff), self._max_backoff_s))
+                    backoff = min(backoff * 2, self._max_backoff_s)
+                else:
+                    backoff = 0.5
+                    if sent == 0:
+                        self._stop.wait(interval_s)
+
+        self._thread = threading.Thread(target=loop, name="baton-shipper", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def close(self) -> None:
+        self.stop()
+        self._session.close()
+        self._con.close()
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
+        return None
