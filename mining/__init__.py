@@ -19,9 +19,9 @@ from mining.filters import Filters
 from mining.registry import FIGURE_PARAMS, FIGURES, compute
 
 __all__ = [
+    "EmptyLog",
     "FIGURES",
     "FIGURE_PARAMS",
-    "EmptyLog",
     "Filters",
     "InvalidFilter",
     "MiningError",

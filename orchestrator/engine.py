@@ -156,7 +156,7 @@ class Engine:
 
     def run(self, until: datetime | None = None) -> EngineStats:
         """Process actions in time order until none are left (or ``until``)."""
-        handlers = {
+        handlers: dict[str, Callable[[Any], None]] = {
             "arrival": self._on_arrival,
             "available": self._on_available,
             "finish": self._on_finish,
