@@ -37,7 +37,7 @@ from orchestrator.bots import BotContext, BotRegistry
 from orchestrator.clock import VirtualClock, to_ns, to_us
 from orchestrator.errors import ApplicationException, BusinessException
 from orchestrator.playbook import END, OnExhausted, Playbook, Step
-from orchestrator.records import build_record, event_id
+from orchestrator.records import build_record, event_id, span_id_for
 from orchestrator.states import ItemState
 from orchestrator.store import StateStore
 from orchestrator.telemetry import case_trace
@@ -218,7 +218,8 @@ class Engine:
         attrs = self._attrs(item)
         attrs[Attr.MESSAGING_SYSTEM] = MESSAGING_SYSTEM
         attrs[Attr.MESSAGING_OPERATION] = str(op)
-        with case_trace(item.case.trace_id):
+        span_id = span_id_for(item.case.case_id, item.item_no, item.attempt, name)
+        with case_trace(item.case.trace_id, span_id):
             return self.tracer.start_span(
                 name,
                 context=Context(),

@@ -27,6 +27,13 @@ def event_id(*parts: object) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
+def span_id_for(*parts: object) -> int:
+    """A deterministic, non-zero 64-bit span id for one span of a work item."""
+    text = "|".join(str(p) for p in parts)
+    value = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+    return value or 1
+
+
 def _value(value: Any) -> AnyValue:
     if isinstance(value, bool):
         return AnyValue(bool_value=value)

@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import json
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import requests
+from opentelemetry.sdk.trace import TracerProvider
 
 from baton.errors import ConfigError, UnreachableError
 from baton.pseudonym import Pseudonymizer, load_key
+from orchestrator.bots import BotRegistry
 from orchestrator.clinic import CAPACITY, REFERRAL_PLAYBOOK, arrivals, clinic_bots
 from orchestrator.clock import VirtualClock
 from orchestrator.config import SimulationSettings
-from orchestrator.engine import Engine
+from orchestrator.engine import Engine, EngineStats
 from orchestrator.errors import StateError
-from orchestrator.playbook import load_playbook, validate
+from orchestrator.playbook import Playbook, load_playbook, validate
 from orchestrator.shipper import Shipper
 from orchestrator.store import StateStore
 from orchestrator.telemetry import tracer_provider
@@ -97,6 +101,51 @@ def _state_path(given: Path | None) -> Iterator[Path]:
         yield Path(tmp) / "state.sqlite"
 
 
+def _describe(run_id: str) -> str:
+    try:
+        run = json.loads(run_id)
+    except ValueError:
+        return "unreadable"
+    return f"seed {run.get('seed')}, {run.get('days')} days from {run.get('start')}"
+
+
+def _simulate(
+    settings: SimulationSettings,
+    start: datetime,
+    playbook: Playbook,
+    bots: BotRegistry,
+    store: StateStore,
+    clock: VirtualClock,
+    provider: TracerProvider,
+    progress: Progress | None,
+) -> EngineStats:
+    engine = Engine(
+        playbook,
+        bots,
+        store,
+        clock,
+        capacity=CAPACITY,
+        seed=settings.seed,
+        tracer=provider.get_tracer("baton.orchestrator"),
+        pseudonymize=Pseudonymizer(load_key(settings.key_file)),
+    )
+    for moment, reference, fields in arrivals(
+        start, settings.days, settings.per_weekday, settings.seed
+    ):
+        engine.submit(moment, reference, fields)
+    # The clinic is observed at the horizon, like a real one today: items still on a
+    # queue or with a bot stay open, so queue aging has something to show.
+    horizon = start + timedelta(days=settings.days)
+    day = 0
+    while day < settings.days:
+        day += 1
+        engine.run(until=min(start + timedelta(days=day), horizon))
+        if progress:
+            progress(min(day, settings.days), settings.days)
+    clock.advance_to(horizon)
+    return engine.stats
+
+
 def run_simulation(
     settings: SimulationSettings, progress: Progress | None = None
 ) -> SimulationReport:
@@ -105,47 +154,48 @@ def run_simulation(
         raise ConfigError(f"days must be positive, not {settings.days:g}")
     start = _parse_start(settings.start)
     check_collector(settings.endpoint)
-    pseudonymize = Pseudonymizer(load_key(settings.key_file))
     playbook = load_playbook(REFERRAL_PLAYBOOK)
     bots = clinic_bots(settings.seed)
     validate(playbook, bots=set(bots))
+    key = load_key(settings.key_file)
+    run_id = json.dumps(
+        {
+            "workflow": playbook.workflow,
+            "days": settings.days,
+            "seed": settings.seed,
+            "per_weekday": settings.per_weekday,
+            "start": start.isoformat(),
+            "key": hashlib.sha256(key).hexdigest()[:16],
+        },
+        sort_keys=True,
+    )
     with _state_path(settings.state) as state_path:
         store = StateStore(state_path)
-        if store.count("cases"):
+        stored_run = store.get_meta("run")
+        if stored_run is not None and stored_run != run_id:
             store.close()
             raise StateError(
-                f"{state_path} already holds a simulation; give a new --state to run another"
+                f"{state_path} holds a different simulation ({_describe(stored_run)}); "
+                "run with the same arguments and key to resume it, or give a new --state"
             )
+        finished = store.get_meta("finished") is not None
+        store.set_meta("run", run_id)
+        store.commit()
         provider, exporter = tracer_provider(settings.endpoint)
         shipper = Shipper(state_path, settings.endpoint)
         shipper.start()
         clock = VirtualClock(start)
-        engine = Engine(
-            playbook,
-            bots,
-            store,
-            clock,
-            capacity=CAPACITY,
-            seed=settings.seed,
-            tracer=provider.get_tracer("baton.orchestrator"),
-            pseudonymize=pseudonymize,
-        )
-        for moment, reference, fields in arrivals(
-            start, settings.days, settings.per_weekday, settings.seed
-        ):
-            engine.submit(moment, reference, fields)
-        # The clinic is observed at the horizon, like a real one today: items still on a
-        # queue or with a bot stay open, so queue aging has something to show.
-        horizon = start + timedelta(days=settings.days)
-        day = 0
-        while day < settings.days:
-            day += 1
-            engine.run(until=min(start + timedelta(days=day), horizon))
-            if progress:
-                progress(min(day, settings.days), settings.days)
-        stats = engine.stats
-        clock.advance_to(horizon)
-        store.set_meta("finished", clock.now().isoformat())
+        if finished:
+            stats = EngineStats(**json.loads(store.get_meta("stats") or "{}"))
+            clock.advance_to(datetime.fromisoformat(store.get_meta("finished") or ""))
+        else:
+            # A killed run resumes by replaying the deterministic simulation from the start:
+            # events the outbox already holds are skipped, spans are re-sent with the same
+            # ids (the collector keeps one of each), so the result equals an unbroken run.
+            store.rewind()
+            stats = _simulate(settings, start, playbook, bots, store, clock, provider, progress)
+            store.set_meta("stats", json.dumps(dataclasses.asdict(stats)))
+            store.set_meta("finished", clock.now().isoformat())
         store.close()
         provider.force_flush()
         provider.shutdown()

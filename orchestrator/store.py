@@ -108,21 +108,41 @@ class StateStore:
         return self._next_seq
 
     def append_event(self, event_id: str, record: bytes) -> None:
-        """Queue an event record for shipping; its seq is :meth:`next_seq`."""
+        """Queue an event record for shipping; its seq is :meth:`next_seq`.
+
+        Appending an event the outbox already holds at that seq is a no-op, which is how a
+        deterministic replay resumes; a *different* event at that seq means the replay has
+        diverged from what was stored, and nothing more may be written.
+        """
         with self._lock:
             self._begin()
-            self._con.execute(
-                "INSERT INTO outbox(seq, event_id, record) VALUES (?, ?, ?)",
+            cursor = self._con.execute(
+                "INSERT INTO outbox(seq, event_id, record) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 (self._next_seq, event_id, record),
             )
+            if cursor.rowcount == 0:
+                row = self._con.execute(
+                    "SELECT event_id FROM outbox WHERE seq = ?", (self._next_seq,)
+                ).fetchone()
+                if row is None or row[0] != event_id:
+                    raise StateError(
+                        f"{self.path}: event {self._next_seq} differs from the stored one; "
+                        "the state belongs to another run"
+                    )
             self._next_seq += 1
+
+    def rewind(self) -> None:
+        """Start numbering events from 1 again, for a deterministic replay."""
+        with self._lock:
+            self._next_seq = 1
 
     def add_case(self, case_id: str, reference: str, fields: Mapping[str, Any]) -> None:
         with self._lock:
             self._begin()
             self._con.execute(
                 "INSERT INTO cases(case_id, reference, workflow, version, payer, site, priority,"
-                " payload, status, created_ts) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " payload, status, created_ts) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(case_id) DO NOTHING",
                 (
                     case_id,
                     reference,
@@ -138,10 +158,12 @@ class StateStore:
             )
 
     def close_case(self, case_id: str, outcome: str, ts: str) -> None:
+        """Close a case once; closing it again (in a replay) changes nothing."""
         with self._lock:
             self._begin()
             self._con.execute(
-                "UPDATE cases SET status='closed', outcome=?, closed_ts=? WHERE case_id=?",
+                "UPDATE cases SET status='closed', outcome=?, closed_ts=?"
+                " WHERE case_id=? AND status <> 'closed'",
                 (outcome, ts, case_id),
             )
 

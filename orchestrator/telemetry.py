@@ -24,26 +24,35 @@ from baton.contract import ORCHESTRATOR_SERVICE
 _case_trace: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "baton_case_trace", default=None
 )
+_next_span_id: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "baton_next_span_id", default=None
+)
 
 
 @contextlib.contextmanager
-def case_trace(trace_id: int) -> Iterator[None]:
-    """Root spans started inside this block get ``trace_id``."""
-    token = _case_trace.set(trace_id)
+def case_trace(trace_id: int, span_id: int | None = None) -> Iterator[None]:
+    """Root spans started inside this block get ``trace_id`` (and ``span_id`` when given).
+
+    A deterministic span id lets a resumed simulation re-send a span the collector already
+    holds: it is stored once, because the collector de-duplicates by (trace id, span id).
+    """
+    trace_token = _case_trace.set(trace_id)
+    span_token = _next_span_id.set(span_id)
     try:
         yield
     finally:
-        _case_trace.reset(token)
+        _next_span_id.reset(span_token)
+        _case_trace.reset(trace_token)
 
 
 class CaseIdGenerator(IdGenerator):
-    """Random span ids; the case's trace id when one is set, else a random one."""
+    """The case's trace id and a chosen span id when set; random ids otherwise."""
 
     def __init__(self) -> None:
         self._random = RandomIdGenerator()
 
     def generate_span_id(self) -> int:
-        return self._random.generate_span_id()
+        return _next_span_id.get() or self._random.generate_span_id()
 
     def generate_trace_id(self) -> int:
         return _case_trace.get() or self._random.generate_trace_id()
