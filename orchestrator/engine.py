@@ -197,12 +197,10 @@ class Engine:
         return attrs
 
     def _event(self, item: Item, lifecycle: Lifecycle, span: Span | None, **attrs: Any) -> None:
-        seq = self.store.next_seq()
         eid = event_id(item.case.case_id, item.item_no, item.attempt, lifecycle)
         ctx = span.get_span_context() if span is not None else None
         record = build_record(
             ts_ns=to_ns(self.clock.now()),
-            seq=seq,
             event_id=eid,
             lifecycle=lifecycle,
             attributes=self._attrs(item, **attrs),
@@ -230,19 +228,22 @@ class Engine:
             )
 
     def _save(self, item: Item, state: ItemState, defer_until: datetime | None = None) -> None:
+        now_us = to_us(self.clock.now())
         self.store.put_item(
             {
                 "item_id": item.item_id,
                 "case_id": item.case.case_id,
+                "item_no": item.item_no,
+                "workflow": self.playbook.workflow,
                 "step": item.step.name,
                 "queue": item.queue,
                 "state": state,
                 "attempt": item.attempt,
                 "priority": item.case.priority,
-                "due_ts": item.due.isoformat() if item.due else None,
-                "defer_until": defer_until.isoformat() if defer_until else None,
-                "enqueued_ts": item.enqueued_at.isoformat(),
-                "updated_ts": self.clock.now().isoformat(),
+                "due_us": to_us(item.due) if item.due else None,
+                "available_us": to_us(defer_until) if defer_until else now_us,
+                "enqueued_us": to_us(item.enqueued_at),
+                "updated_us": now_us,
                 "link_span": f"{item.link.span_id:016x}" if item.link else None,
             }
         )
@@ -269,7 +270,7 @@ class Engine:
                 **fields,
                 "workflow": self.playbook.workflow,
                 "version": self.playbook.version,
-                "created_ts": self.clock.now().isoformat(),
+                "created_us": to_us(self.clock.now()),
             },
         )
         self._enqueue(case, self.playbook.first, previous=None)
@@ -427,7 +428,7 @@ class Engine:
             self._enqueue(item.case, self.playbook.step(target), previous)
 
     def _close(self, case: Case, outcome: str) -> None:
-        self.store.close_case(case.case_id, outcome, self.clock.now().isoformat())
+        self.store.close_case(case.case_id, outcome, to_us(self.clock.now()))
         self.stats.cases_closed += 1
 
     # -- the human workbench ---------------------------------------------------------------

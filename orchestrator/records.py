@@ -47,7 +47,6 @@ def _value(value: Any) -> AnyValue:
 def build_record(
     *,
     ts_ns: int,
-    seq: int,
     event_id: str,
     lifecycle: str,
     attributes: Mapping[str, Any],
@@ -55,13 +54,14 @@ def build_record(
     span_id: int = 0,
     event_name: str = EventName.WORK_ITEM,
 ) -> bytes:
-    """A serialized ``LogRecord`` carrying the event's ids, order and attributes.
+    """A serialized ``LogRecord`` carrying the event's id and attributes.
 
-    ``None`` attributes are left out rather than sent as empty strings.
+    ``None`` attributes are left out rather than sent as empty strings. The record has no
+    ``baton.seq`` yet: the outbox assigns it on insert and the shipper appends it with
+    :func:`seq_suffix`, so records can be built outside the state store's write lock.
     """
     attrs = [
         KeyValue(key=Attr.EVENT_ID, value=AnyValue(string_value=event_id)),
-        KeyValue(key=Attr.SEQ, value=AnyValue(int_value=seq)),
         KeyValue(key=Attr.LIFECYCLE, value=AnyValue(string_value=lifecycle)),
     ]
     attrs.extend(KeyValue(key=k, value=_value(v)) for k, v in attributes.items() if v is not None)
@@ -77,3 +77,14 @@ def build_record(
         span_id=span_id.to_bytes(8, "big") if span_id else b"",
     )
     return record.SerializeToString()
+
+
+def seq_suffix(seq: int) -> bytes:
+    """Bytes that, appended to a serialized ``LogRecord``, add the ``baton.seq`` attribute.
+
+    Protobuf merges concatenated messages and appends repeated fields, so this is exactly
+    ``record.attributes.append(seq)`` without parsing the record.
+    """
+    return LogRecord(
+        attributes=[KeyValue(key=Attr.SEQ, value=AnyValue(int_value=seq))]
+    ).SerializeToString()

@@ -22,6 +22,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
 
 from baton.contract import ORCHESTRATOR_SERVICE, SCOPE_NAME, Attr
+from orchestrator.records import seq_suffix
 from orchestrator.store import connect
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class Shipper:
         row = self._con.execute("SELECT count(*) FROM outbox WHERE shipped=0").fetchone()
         return int(row[0])
 
-    def _request(self, records: list[bytes]) -> bytes:
+    def _request(self, records: list[tuple[int, bytes]]) -> bytes:
         request = ExportLogsServiceRequest()
         resource_logs = request.resource_logs.add()
         resource_logs.resource.attributes.append(
@@ -74,8 +75,8 @@ class Shipper:
         )
         scope_logs = resource_logs.scope_logs.add()
         scope_logs.scope.CopyFrom(InstrumentationScope(name=SCOPE_NAME))
-        for record in records:
-            scope_logs.log_records.add().MergeFromString(record)
+        for seq, record in records:
+            scope_logs.log_records.add().MergeFromString(record + seq_suffix(seq))
         return request.SerializeToString()
 
     def ship_once(self) -> tuple[int, float | None]:
@@ -86,7 +87,7 @@ class Shipper:
         ).fetchall()
         if not rows:
             return 0, None
-        body = self._request([r[1] for r in rows])
+        body = self._request([(int(r[0]), r[1]) for r in rows])
         self.stats.requests += 1
         try:
             response = self._session.post(

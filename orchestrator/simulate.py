@@ -192,7 +192,6 @@ def run_simulation(
             # A killed run resumes by replaying the deterministic simulation from the start:
             # events the outbox already holds are skipped, spans are re-sent with the same
             # ids (the collector keeps one of each), so the result equals an unbroken run.
-            store.rewind()
             stats = _simulate(settings, start, playbook, bots, store, clock, provider, progress)
             store.set_meta("stats", json.dumps(dataclasses.asdict(stats)))
             store.set_meta("finished", clock.now().isoformat())

@@ -3,7 +3,10 @@
 Every state change and its event record are written in one transaction, so an event exists
 exactly when its state change does. SQLite runs in WAL mode with ``synchronous=NORMAL``:
 nothing committed is lost when the process is killed (only on power loss), at a fraction of
-``FULL``'s cost. Commits are grouped by the caller (:meth:`StateStore.commit`).
+``FULL``'s cost. Commits are grouped by the caller (:meth:`StateStore.commit`), and several
+worker processes may share one file: leasing happens inside ``BEGIN IMMEDIATE``.
+
+Times are integers (microseconds since the epoch, UTC) so that SQL compares them correctly.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,35 +28,56 @@ CREATE TABLE IF NOT EXISTS cases (
     version TEXT NOT NULL,
     payer TEXT, site TEXT, priority INTEGER,
     payload TEXT NOT NULL,          -- identified details (JSON); never leaves this store
-    status TEXT NOT NULL,
+    status TEXT NOT NULL,           -- open | closed
     outcome TEXT,
-    created_ts TEXT NOT NULL,
-    closed_ts TEXT
+    items INTEGER NOT NULL DEFAULT 0,
+    created_us INTEGER NOT NULL,
+    closed_us INTEGER
 );
 CREATE TABLE IF NOT EXISTS items (
     item_id INTEGER PRIMARY KEY,
     case_id TEXT NOT NULL REFERENCES cases(case_id),
+    item_no INTEGER NOT NULL,       -- ordinal of the item within its case
+    workflow TEXT NOT NULL,
     step TEXT NOT NULL,
     queue TEXT NOT NULL,
     state TEXT NOT NULL,
     attempt INTEGER NOT NULL,
     priority INTEGER NOT NULL,
-    due_ts TEXT,
-    defer_until TEXT,
-    enqueued_ts TEXT NOT NULL,
-    updated_ts TEXT NOT NULL,
-    link_span TEXT                  -- span the next attempt links to (producer or last try)
+    due_us INTEGER,
+    available_us INTEGER NOT NULL,  -- not before (retry backoff, defer-until)
+    enqueued_us INTEGER NOT NULL,
+    updated_us INTEGER NOT NULL,
+    link_span TEXT,                 -- span the next attempt links to (producer or last try)
+    lease_owner TEXT,
+    lease_expires_us INTEGER
 );
-CREATE INDEX IF NOT EXISTS items_by_queue ON items(queue, state);
+CREATE INDEX IF NOT EXISTS items_ready ON items(queue, state, priority, available_us);
+CREATE INDEX IF NOT EXISTS items_leased ON items(state, lease_expires_us);
 CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY,        -- the contract's seq: cause-and-effect order of events
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- the contract's seq: cause-and-effect order
     event_id TEXT NOT NULL UNIQUE,
-    record BLOB NOT NULL,           -- serialized OTLP LogRecord
+    record BLOB NOT NULL,           -- serialized OTLP LogRecord (the shipper adds baton.seq)
     shipped INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_unshipped ON outbox(shipped, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS workers (
+    worker_id TEXT PRIMARY KEY,
+    bot TEXT, version TEXT,
+    heartbeat_us INTEGER NOT NULL,
+    state TEXT NOT NULL             -- online | offline
+);
 """
+
+#: Item states a worker may lease.
+LEASABLE = ("new", "retried", "abandoned")
+
+ITEM_COLUMNS = (
+    "item_id", "case_id", "item_no", "workflow", "step", "queue", "state", "attempt",
+    "priority", "due_us", "available_us", "enqueued_us", "updated_us", "link_span",
+    "lease_owner", "lease_expires_us",
+)  # fmt: skip
 
 
 def connect(path: Path | str) -> sqlite3.Connection:
@@ -64,7 +88,7 @@ def connect(path: Path | str) -> sqlite3.Connection:
         con = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
-        con.execute("PRAGMA busy_timeout=10000")
+        con.execute("PRAGMA busy_timeout=30000")
     except sqlite3.Error as exc:
         raise StateError(f"cannot open state store {path}: {exc}") from None
     return con
@@ -77,13 +101,11 @@ class StateStore:
         self.path = path
         self._con = connect(path)
         self._lock = threading.RLock()
+        self._in_tx = False
         try:
             self._con.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{path} is not a Baton state store: {exc}") from None
-        row = self._con.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()
-        self._next_seq = int(row[0]) + 1
-        self._in_tx = False
 
     # -- transactions -------------------------------------------------------------------
     def _begin(self) -> None:
@@ -103,45 +125,35 @@ class StateStore:
         self._con.close()
 
     # -- writes (each joins the open group transaction) ------------------------------------
-    def next_seq(self) -> int:
-        """The seq the next event will carry."""
-        return self._next_seq
+    def append_event(self, event_id: str, record: bytes) -> bool:
+        """Queue an event record for shipping; returns False if the outbox already had it.
 
-    def append_event(self, event_id: str, record: bytes) -> None:
-        """Queue an event record for shipping; its seq is :meth:`next_seq`.
-
-        Appending an event the outbox already holds at that seq is a no-op, which is how a
-        deterministic replay resumes; a *different* event at that seq means the replay has
-        diverged from what was stored, and nothing more may be written.
+        The outbox assigns ``seq``; appending an event it already holds is a no-op, which is
+        how a deterministic replay resumes without duplicates.
         """
         with self._lock:
             self._begin()
             cursor = self._con.execute(
-                "INSERT INTO outbox(seq, event_id, record) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                (self._next_seq, event_id, record),
+                "INSERT INTO outbox(event_id, record) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (event_id, record),
             )
-            if cursor.rowcount == 0:
-                row = self._con.execute(
-                    "SELECT event_id FROM outbox WHERE seq = ?", (self._next_seq,)
-                ).fetchone()
-                if row is None or row[0] != event_id:
-                    raise StateError(
-                        f"{self.path}: event {self._next_seq} differs from the stored one; "
-                        "the state belongs to another run"
-                    )
-            self._next_seq += 1
+            return cursor.rowcount == 1
 
-    def rewind(self) -> None:
-        """Start numbering events from 1 again, for a deterministic replay."""
-        with self._lock:
-            self._next_seq = 1
-
-    def add_case(self, case_id: str, reference: str, fields: Mapping[str, Any]) -> None:
+    def append_events(self, events: Sequence[tuple[str, bytes]]) -> None:
         with self._lock:
             self._begin()
-            self._con.execute(
+            self._con.executemany(
+                "INSERT INTO outbox(event_id, record) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                events,
+            )
+
+    def add_case(self, case_id: str, reference: str, fields: Mapping[str, Any]) -> bool:
+        """Open a case; returns False if it exists (a replay, or a trigger sent twice)."""
+        with self._lock:
+            self._begin()
+            cursor = self._con.execute(
                 "INSERT INTO cases(case_id, reference, workflow, version, payer, site, priority,"
-                " payload, status, created_ts) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                " payload, status, created_us) VALUES (?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT(case_id) DO NOTHING",
                 (
                     case_id,
@@ -153,35 +165,37 @@ class StateStore:
                     fields.get("priority"),
                     json.dumps(fields.get("payload", {}), sort_keys=True),
                     "open",
-                    fields["created_ts"],
+                    fields["created_us"],
                 ),
             )
+            return cursor.rowcount == 1
 
-    def close_case(self, case_id: str, outcome: str, ts: str) -> None:
+    def next_item_no(self, case_id: str) -> int:
+        """Reserve the next item ordinal of a case."""
+        with self._lock:
+            self._begin()
+            row = self._con.execute(
+                "UPDATE cases SET items = items + 1 WHERE case_id = ? RETURNING items", (case_id,)
+            ).fetchone()
+            if row is None:
+                raise StateError(f"no case {case_id} in {self.path}")
+            return int(row[0])
+
+    def close_case(self, case_id: str, outcome: str, ts_us: int) -> None:
         """Close a case once; closing it again (in a replay) changes nothing."""
         with self._lock:
             self._begin()
             self._con.execute(
-                "UPDATE cases SET status='closed', outcome=?, closed_ts=?"
+                "UPDATE cases SET status='closed', outcome=?, closed_us=?"
                 " WHERE case_id=? AND status <> 'closed'",
-                (outcome, ts, case_id),
+                (outcome, ts_us, case_id),
             )
 
     def put_item(self, item: Mapping[str, Any]) -> None:
-        """Insert or update a work item row."""
+        """Insert or update a work item row (all of :data:`ITEM_COLUMNS`)."""
         with self._lock:
             self._begin()
-            self._con.execute(
-                "INSERT INTO items(item_id, case_id, step, queue, state, attempt, priority, due_ts,"
-                " defer_until, enqueued_ts, updated_ts, link_span)"
-                " VALUES (:item_id, :case_id, :step, :queue, :state, :attempt, :priority, :due_ts,"
-                " :defer_until, :enqueued_ts, :updated_ts, :link_span)"
-                " ON CONFLICT(item_id) DO UPDATE SET state=excluded.state,"
-                " attempt=excluded.attempt, queue=excluded.queue,"
-                " defer_until=excluded.defer_until, updated_ts=excluded.updated_ts,"
-                " link_span=excluded.link_span",
-                dict(item),
-            )
+            self._con.execute(_UPSERT_ITEM, {c: item.get(c) for c in ITEM_COLUMNS})
 
     def set_meta(self, key: str, value: str) -> None:
         with self._lock:
@@ -192,14 +206,97 @@ class StateStore:
                 (key, value),
             )
 
+    # -- leasing (the multi-worker runtime) ------------------------------------------------
+    def lease(
+        self, owner: str, queues: Sequence[str], now_us: int, lease_us: int, limit: int
+    ) -> list[dict[str, Any]]:
+        """Take up to ``limit`` ready items off ``queues`` for ``owner``, in one transaction.
+
+        Ready means leasable state and ``available_us <= now``; urgent (low priority number)
+        first, then oldest. The lease expires at ``now + lease_us`` unless completed.
+        """
+        marks = ",".join("?" * len(queues))
+        states = ",".join("?" * len(LEASABLE))
+        with self._lock:
+            self.commit()
+            self._begin()
+            try:
+                rows = self._con.execute(
+                    f"SELECT {', '.join(ITEM_COLUMNS)} FROM items"
+                    f" WHERE queue IN ({marks}) AND state IN ({states}) AND available_us <= ?"
+                    " ORDER BY priority, available_us, item_id LIMIT ?",
+                    (*queues, *LEASABLE, now_us, limit),
+                ).fetchall()
+                items = [dict(zip(ITEM_COLUMNS, row, strict=True)) for row in rows]
+                self._con.executemany(
+                    "UPDATE items SET state='in_progress', lease_owner=?, lease_expires_us=?,"
+                    " updated_us=? WHERE item_id=?",
+                    [(owner, now_us + lease_us, now_us, i["item_id"]) for i in items],
+                )
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                self._in_tx = False
+                raise
+            return items
+
+    def expired_leases(self, now_us: int) -> list[dict[str, Any]]:
+        """Items whose worker died or went silent: leased, lease past its expiry."""
+        with self._lock:
+            rows = self._con.execute(
+                f"SELECT {', '.join(ITEM_COLUMNS)} FROM items"
+                " WHERE state='in_progress' AND lease_expires_us < ?",
+                (now_us,),
+            ).fetchall()
+        return [dict(zip(ITEM_COLUMNS, row, strict=True)) for row in rows]
+
+    def heartbeat(self, worker_id: str, bot: str, version: str, now_us: int) -> None:
+        with self._lock:
+            self._begin()
+            self._con.execute(
+                "INSERT INTO workers(worker_id, bot, version, heartbeat_us, state)"
+                " VALUES (?,?,?,?, 'online') ON CONFLICT(worker_id) DO UPDATE SET"
+                " heartbeat_us=excluded.heartbeat_us, state='online'",
+                (worker_id, bot, version, now_us),
+            )
+
+    def mark_offline(self, silent_since_us: int) -> list[str]:
+        """Mark workers silent since ``silent_since_us`` offline; returns their ids."""
+        with self._lock:
+            self._begin()
+            rows = self._con.execute(
+                "UPDATE workers SET state='offline' WHERE state='online' AND heartbeat_us < ?"
+                " RETURNING worker_id",
+                (silent_since_us,),
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
     # -- reads ----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         with self._lock:
             row = self._con.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    def case(self, case_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            cursor = self._con.execute("SELECT * FROM cases WHERE case_id=?", (case_id,))
+            row = cursor.fetchone()
+            names = [d[0] for d in cursor.description]
+        if row is None:
+            return None
+        case = dict(zip(names, row, strict=True))
+        case["payload"] = json.loads(case["payload"])
+        return case
+
+    def items(self, where: str = "TRUE", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._con.execute(
+                f"SELECT {', '.join(ITEM_COLUMNS)} FROM items WHERE {where} ORDER BY item_id",
+                params,
+            ).fetchall()
+        return [dict(zip(ITEM_COLUMNS, row, strict=True)) for row in rows]
+
     def count(self, table: str, where: str = "TRUE") -> int:
-        assert table in {"cases", "items", "outbox"}
+        assert table in {"cases", "items", "outbox", "workers"}
         with self._lock:
             row = self._con.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()
         return int(row[0])
@@ -208,3 +305,11 @@ class StateStore:
         with self._lock:
             rows = self._con.execute("SELECT event_id FROM outbox ORDER BY seq").fetchall()
         return (str(r[0]) for r in rows)
+
+
+_UPSERT_ITEM = (
+    f"INSERT INTO items({', '.join(ITEM_COLUMNS)})"
+    f" VALUES ({', '.join(':' + c for c in ITEM_COLUMNS)})"
+    " ON CONFLICT(item_id) DO UPDATE SET "
+    + ", ".join(f"{c}=excluded.{c}" for c in ITEM_COLUMNS if c != "item_id")
+)

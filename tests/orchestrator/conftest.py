@@ -18,6 +18,7 @@ from orchestrator.bots import BotRegistry
 from orchestrator.clock import VirtualClock
 from orchestrator.engine import Engine, Workbench
 from orchestrator.playbook import parse_playbook
+from orchestrator.records import seq_suffix
 from orchestrator.store import StateStore
 from orchestrator.telemetry import CaseIdGenerator
 
@@ -42,7 +43,7 @@ class Run:
         con.close()
         out = []
         for seq, blob in rows:
-            record = LogRecord.FromString(blob)
+            record = LogRecord.FromString(blob + seq_suffix(seq))  # as the shipper sends it
             attrs = {
                 kv.key: getattr(kv.value, kv.value.WhichOneof("value")) for kv in record.attributes
             }

@@ -68,9 +68,7 @@ def fill(path: Path, count: int) -> list[str]:
         eid = f"event-{i}"
         store.append_event(
             eid,
-            build_record(
-                ts_ns=i, seq=store.next_seq(), event_id=eid, lifecycle="started", attributes={}
-            ),
+            build_record(ts_ns=i, event_id=eid, lifecycle="started", attributes={}),
         )
         ids.append(eid)
     store.close()
