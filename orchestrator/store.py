@@ -222,12 +222,15 @@ class StateStore:
             self._begin()
             try:
                 rows = self._con.execute(
-                    f"SELECT {', '.join(ITEM_COLUMNS)} FROM items"
-                    f" WHERE queue IN ({marks}) AND state IN ({states}) AND available_us <= ?"
-                    " ORDER BY priority, available_us, item_id LIMIT ?",
+                    f"SELECT {', '.join('i.' + c for c in ITEM_COLUMNS)}, c.payer, c.site,"
+                    " c.version FROM items i JOIN cases c USING (case_id)"
+                    f" WHERE i.queue IN ({marks}) AND i.state IN ({states})"
+                    " AND i.available_us <= ?"
+                    " ORDER BY i.priority, i.available_us, i.item_id LIMIT ?",
                     (*queues, *LEASABLE, now_us, limit),
                 ).fetchall()
-                items = [dict(zip(ITEM_COLUMNS, row, strict=True)) for row in rows]
+                names = (*ITEM_COLUMNS, "payer", "site", "version")
+                items = [dict(zip(names, row, strict=True)) for row in rows]
                 self._con.executemany(
                     "UPDATE items SET state='in_progress', lease_owner=?, lease_expires_us=?,"
                     " updated_us=? WHERE item_id=?",
@@ -239,15 +242,20 @@ class StateStore:
                 raise
             return items
 
-    def expired_leases(self, now_us: int) -> list[dict[str, Any]]:
-        """Items whose worker died or went silent: leased, lease past its expiry."""
+    def expired_leases(self, now_us: int, owners: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Items whose worker died or went silent: lease past its expiry, or held by one of
+        ``owners`` (workers reported offline)."""
+        marks = ",".join("?" * len(owners)) or "NULL"
         with self._lock:
             rows = self._con.execute(
-                f"SELECT {', '.join(ITEM_COLUMNS)} FROM items"
-                " WHERE state='in_progress' AND lease_expires_us < ?",
-                (now_us,),
+                f"SELECT {', '.join('i.' + c for c in ITEM_COLUMNS)}, c.payer, c.site,"
+                " c.version FROM items i JOIN cases c USING (case_id)"
+                " WHERE i.state='in_progress'"
+                f" AND (i.lease_expires_us < ? OR i.lease_owner IN ({marks}))",
+                (now_us, *owners),
             ).fetchall()
-        return [dict(zip(ITEM_COLUMNS, row, strict=True)) for row in rows]
+        names = (*ITEM_COLUMNS, "payer", "site", "version")
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def heartbeat(self, worker_id: str, bot: str, version: str, now_us: int) -> None:
         with self._lock:
