@@ -10,10 +10,8 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.logs.v1.logs_pb2 import SEVERITY_NUMBER_INFO, LogRecord
-
 from baton.contract import Attr, EventName
+from orchestrator import wire
 
 
 def event_id(*parts: object) -> str:
@@ -34,16 +32,6 @@ def span_id_for(*parts: object) -> int:
     return value or 1
 
 
-def _value(value: Any) -> AnyValue:
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    return AnyValue(string_value=str(value))
-
-
 def build_record(
     *,
     ts_ns: int,
@@ -60,23 +48,14 @@ def build_record(
     ``baton.seq`` yet: the outbox assigns it on insert and the shipper appends it with
     :func:`seq_suffix`, so records can be built outside the state store's write lock.
     """
-    attrs = [
-        KeyValue(key=Attr.EVENT_ID, value=AnyValue(string_value=event_id)),
-        KeyValue(key=Attr.LIFECYCLE, value=AnyValue(string_value=lifecycle)),
-    ]
-    attrs.extend(KeyValue(key=k, value=_value(v)) for k, v in attributes.items() if v is not None)
-    record = LogRecord(
-        time_unix_nano=ts_ns,
-        observed_time_unix_nano=ts_ns,
-        severity_number=SEVERITY_NUMBER_INFO,
-        severity_text="INFO",
+    return wire.log_record(
+        ts_ns=ts_ns,
+        body=lifecycle,
+        attributes=[(Attr.EVENT_ID, event_id), (Attr.LIFECYCLE, lifecycle), *attributes.items()],
+        trace_id=trace_id,
+        span_id=span_id,
         event_name=event_name,
-        body=AnyValue(string_value=lifecycle),
-        attributes=attrs,
-        trace_id=trace_id.to_bytes(16, "big") if trace_id else b"",
-        span_id=span_id.to_bytes(8, "big") if span_id else b"",
     )
-    return record.SerializeToString()
 
 
 def seq_suffix(seq: int) -> bytes:
@@ -85,6 +64,4 @@ def seq_suffix(seq: int) -> bytes:
     Protobuf merges concatenated messages and appends repeated fields, so this is exactly
     ``record.attributes.append(seq)`` without parsing the record.
     """
-    return LogRecord(
-        attributes=[KeyValue(key=Attr.SEQ, value=AnyValue(int_value=seq))]
-    ).SerializeToString()
+    return wire.key_value(Attr.SEQ, seq)

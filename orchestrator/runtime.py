@@ -74,9 +74,10 @@ class WorkItem:
         return cls(**{k: v for k, v in row.items() if k in fields})
 
     def row(self, state: ItemState, now_us: int, **changes: Any) -> dict[str, Any]:
-        values = dataclasses.asdict(self) | {"state": state, "updated_us": now_us} | changes
-        values.setdefault("lease_owner", None)
-        values.setdefault("lease_expires_us", None)
+        """The store row for this item in ``state`` (not ``asdict``: this is a hot path)."""
+        values = dict(self.__dict__)
+        values.update(state=state, updated_us=now_us, lease_owner=None, lease_expires_us=None)
+        values.update(changes)
         return values
 
 
@@ -187,12 +188,16 @@ class Runtime:
 
     def _event(
         self, writes: Writes, item: WorkItem, step: Step, lifecycle: Lifecycle, ts_ns: int,
-        span: Span | None, **attrs: Any,
+        span: Span | int | None, **attrs: Any,
     ) -> None:  # fmt: skip
         if not self.record_events:
             return
         eid = event_id(item.case_id, item.item_no, item.attempt, lifecycle)
-        ctx = span.get_span_context() if span is not None else None
+        if isinstance(span, int):
+            span_id = span
+        else:
+            ctx = span.get_span_context() if span is not None else None
+            span_id = ctx.span_id if ctx is not None and ctx.is_valid else 0
         writes.events.append(
             (
                 eid,
@@ -202,7 +207,7 @@ class Runtime:
                     lifecycle=lifecycle,
                     attributes=self._attrs(item, step, **attrs),
                     trace_id=trace_id_for_case(item.case_id),
-                    span_id=ctx.span_id if ctx is not None and ctx.is_valid else 0,
+                    span_id=span_id,
                 ),
             )
         )
@@ -296,32 +301,32 @@ class Runtime:
         if not rows:
             self.store.commit()
             return 0
-        started: list[tuple[WorkItem, Playbook, Step, Span, int]] = []
+        leased: list[tuple[WorkItem, Playbook, Step]] = []
         writes = Writes()
+        bot = {Attr.RESOURCE: self.worker_id, Attr.RESOURCE_KIND: ResourceKind.BOT}
         for row in rows:
             item = WorkItem.from_row(row)
             playbook = self._playbook(item.workflow)
             step = playbook.step(item.step)
-            span = self._span(item, step, SpanOp.PROCESS, ts_ns, item.link_span)
-            bot = {Attr.RESOURCE: self.worker_id, Attr.RESOURCE_KIND: ResourceKind.BOT}
-            span.set_attributes(
-                {
-                    Attr.BOT_ID: self.worker_id,
-                    Attr.BOT_VERSION: self.bots.versions.get(step.bot, ""),
-                }
-            )
-            self._event(writes, item, step, Lifecycle.STARTED, ts_ns, span, **bot)
-            started.append((item, playbook, step, span, ts_ns))
+            # The span id is deterministic, so the started event can name the span before it
+            # exists: only cheap record building happens inside the lease transaction.
+            name = process_span_name(item.queue)
+            span_id = span_id_for(item.case_id, item.item_no, item.attempt, name)
+            self._event(writes, item, step, Lifecycle.STARTED, ts_ns, span_id, **bot)
+            leased.append((item, playbook, step))
         self.store.append_events(writes.events)
         self.store.commit()
         writes = Writes()
-        for item, playbook, step, span, start_ns in started:
-            result = self._run_bot(item, step, start_ns)
+        for item, playbook, step in leased:
+            span = self._span(item, step, SpanOp.PROCESS, ts_ns, item.link_span)
+            version = self.bots.versions.get(step.bot, "")
+            span.set_attributes({Attr.BOT_ID: self.worker_id, Attr.BOT_VERSION: version})
+            result = self._run_bot(item, step)
             self._finish(writes, item, playbook, step, span, result)
         writes.apply(self.store)
         return len(rows)
 
-    def _run_bot(self, item: WorkItem, step: Step, start_ns: int) -> Result:
+    def _run_bot(self, item: WorkItem, step: Step) -> Result:
         ctx = BotContext(
             case_id=item.case_id,
             step=item.step,

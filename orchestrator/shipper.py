@@ -18,12 +18,11 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import requests
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
 
 from baton.contract import ORCHESTRATOR_SERVICE, SCOPE_NAME, Attr
 from orchestrator.records import seq_suffix
 from orchestrator.store import connect
+from orchestrator.wire import export_logs_request
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +67,12 @@ class Shipper:
         return int(row[0])
 
     def _request(self, records: list[tuple[int, bytes]]) -> bytes:
-        request = ExportLogsServiceRequest()
-        resource_logs = request.resource_logs.add()
-        resource_logs.resource.attributes.append(
-            KeyValue(key=Attr.SERVICE_NAME, value=AnyValue(string_value=self._service_name))
+        # Records are stored serialized; the request is built by concatenation, no parsing.
+        return export_logs_request(
+            [(Attr.SERVICE_NAME, self._service_name)],
+            SCOPE_NAME,
+            (record + seq_suffix(seq) for seq, record in records),
         )
-        scope_logs = resource_logs.scope_logs.add()
-        scope_logs.scope.CopyFrom(InstrumentationScope(name=SCOPE_NAME))
-        for seq, record in records:
-            scope_logs.log_records.add().MergeFromString(record + seq_suffix(seq))
-        return request.SerializeToString()
 
     def ship_once(self) -> tuple[int, float | None]:
         """Send one batch. Returns (records shipped, seconds to wait before retrying or None)."""

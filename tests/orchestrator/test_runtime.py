@@ -225,7 +225,7 @@ def test_unknown_workflow_is_a_clear_error(world):
 
 
 def test_started_before_now_counts_for_timeouts(world):
-    make, clock, _, path, _ = world
+    make, _, _, path, _ = world
 
     def slow(ctx: BotContext) -> str:
         ctx.elapse(timedelta(hours=1).total_seconds())
