@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
@@ -19,7 +20,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 
-from baton.contract import ORCHESTRATOR_SERVICE
+from baton.contract import ORCHESTRATOR_SERVICE, SCOPE_NAME
+from orchestrator.span_export import FastSpanProcessor
 
 _case_trace: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "baton_case_trace", default=None
@@ -64,14 +66,14 @@ class CountingExporter(SpanExporter):
     def __init__(self, inner: SpanExporter) -> None:
         self.inner = inner
         self.exported = 0
-        self.failed = 0
+        self.dropped = 0
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         result = self.inner.export(spans)
         if result is SpanExportResult.SUCCESS:
             self.exported += len(spans)
         else:
-            self.failed += len(spans)
+            self.dropped += len(spans)
         return result
 
     def shutdown(self) -> None:
@@ -81,23 +83,41 @@ class CountingExporter(SpanExporter):
         return self.inner.force_flush(timeout_millis)
 
 
+class SpanCounts(Protocol):
+    """How many spans reached the collector, and how many were given up."""
+
+    exported: int
+    dropped: int
+
+
 def tracer_provider(
-    endpoint: str | None, service_name: str = ORCHESTRATOR_SERVICE
-) -> tuple[TracerProvider, CountingExporter | None]:
-    """A provider exporting to ``{endpoint}/v1/traces``; ``None`` records nothing."""
+    endpoint: str | None, service_name: str = ORCHESTRATOR_SERVICE, *, exporter: str = "fast"
+) -> tuple[TracerProvider, SpanCounts | None]:
+    """A provider exporting to ``{endpoint}/v1/traces``; ``None`` records nothing.
+
+    ``exporter="fast"`` uses :class:`~orchestrator.span_export.FastSpanProcessor`;
+    ``"otlp"`` the SDK's ``BatchSpanProcessor`` with its OTLP/HTTP exporter (the plain
+    OpenTelemetry path, which the benchmarks compare against).
+    """
     provider = TracerProvider(
         resource=Resource.create({"service.name": service_name}),
         id_generator=CaseIdGenerator(),
     )
     if endpoint is None:
         return provider, None
-    exporter = CountingExporter(OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces"))
+    if exporter == "fast":
+        processor = FastSpanProcessor(endpoint, [("service.name", service_name)], SCOPE_NAME)
+        provider.add_span_processor(processor)
+        return provider, processor
+    if exporter != "otlp":
+        raise ValueError(f"unknown span exporter {exporter!r}: use 'fast' or 'otlp'")
+    counting = CountingExporter(OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces"))
     provider.add_span_processor(
         BatchSpanProcessor(
-            exporter,
+            counting,
             max_queue_size=65536,
             max_export_batch_size=2048,
             schedule_delay_millis=500,
         )
     )
-    return provider, exporter
+    return provider, counting

@@ -1,4 +1,4 @@
-"""OTLP log records encoded straight to protobuf bytes, for the orchestrator's hot path.
+"""OTLP log records and spans encoded straight to protobuf bytes, for the hot path.
 
 Building ``LogRecord`` objects with the protobuf runtime costs tens of microseconds per event
 (one Python object per attribute); a handoff writes three events. Protobuf's wire format is
@@ -17,8 +17,7 @@ from typing import Any
 _VARINT, _FIXED64, _LEN = 0, 1, 2
 
 
-def varint(value: int) -> bytes:
-    """Base-128 varint; negative int64 values take ten bytes, as protobuf encodes them."""
+def _varint(value: int) -> bytes:
     value &= 0xFFFF_FFFF_FFFF_FFFF
     out = bytearray()
     while value > 0x7F:
@@ -28,13 +27,27 @@ def varint(value: int) -> bytes:
     return bytes(out)
 
 
+_SMALL = tuple(_varint(i) for i in range(1 << 14))
+
+
+def varint(value: int) -> bytes:
+    """Base-128 varint; negative int64 values take ten bytes, as protobuf encodes them."""
+    if 0 <= value < 16384:
+        return _SMALL[value]
+    return _varint(value)
+
+
 def _tag(field: int, wire: int) -> bytes:
     return varint((field << 3) | wire)
 
 
+_LEN_TAGS = tuple(_tag(f, _LEN) for f in range(32))
+
+
 def field_bytes(field: int, payload: bytes) -> bytes:
     """A length-delimited field (string, bytes or embedded message)."""
-    return _tag(field, _LEN) + varint(len(payload)) + payload
+    size = len(payload)
+    return _LEN_TAGS[field] + (_SMALL[size] if size < 16384 else _varint(size)) + payload
 
 
 def _any_value(value: Any) -> bytes:
@@ -48,14 +61,14 @@ def _any_value(value: Any) -> bytes:
 
 
 @lru_cache(maxsize=65536)
-def _cached_key_value(key: str, value: Any, kind: type) -> bytes:
-    return field_bytes(6, field_bytes(1, key.encode()) + field_bytes(2, _any_value(value)))
+def _cached_key_value(field: int, key: str, value: Any, kind: str) -> bytes:
+    return field_bytes(field, field_bytes(1, key.encode()) + field_bytes(2, _any_value(value)))
 
 
-def key_value(key: str, value: Any) -> bytes:
-    """A ``LogRecord.attributes`` entry (field 6), cached for repeating pairs."""
+def key_value(key: str, value: Any, field: int = 6) -> bytes:
+    """An attributes entry (``LogRecord`` field 6, ``Span`` field 9), cached for repeats."""
     # The type is part of the key: True, 1 and 1.0 are equal in Python but not on the wire.
-    return _cached_key_value(key, value, type(value))
+    return _cached_key_value(field, key, value, type(value).__name__)
 
 
 def log_record(
@@ -88,15 +101,76 @@ def log_record(
     return b"".join(parts)
 
 
-def export_logs_request(
-    resource: Iterable[tuple[str, Any]], scope_name: str, records: Iterable[bytes]
+def span(
+    *,
+    trace_id: int,
+    span_id: int,
+    parent_span_id: int,
+    name: str,
+    kind: int,
+    start_ns: int,
+    end_ns: int,
+    attributes: Iterable[tuple[str, Any]],
+    links: Iterable[tuple[int, int, int]],
+    status_code: int,
+    status_message: str,
+    flags: int,
 ) -> bytes:
-    """An ``ExportLogsServiceRequest`` with one resource and one scope, from record bytes."""
+    """A serialized ``Span``; ``kind`` and ``status_code`` in OTLP's numbering, ``links`` as
+    (trace id, span id, flags)."""
+    parts = [
+        field_bytes(1, trace_id.to_bytes(16, "big")),
+        field_bytes(2, span_id.to_bytes(8, "big")),
+    ]
+    if parent_span_id:
+        parts.append(field_bytes(4, parent_span_id.to_bytes(8, "big")))
+    parts.append(field_bytes(5, name.encode()))
+    if kind:
+        parts.append(b"\x30" + varint(kind))
+    parts.append(b"\x39" + struct.pack("<Q", start_ns))
+    parts.append(b"\x41" + struct.pack("<Q", end_ns))
+    parts.extend(key_value(k, v, 9) for k, v in attributes if v is not None)
+    for link_trace, link_span, link_flags in links:
+        link = field_bytes(1, link_trace.to_bytes(16, "big")) + field_bytes(
+            2, link_span.to_bytes(8, "big")
+        )
+        if link_flags:
+            link += b"\x35" + struct.pack("<I", link_flags)
+        parts.append(field_bytes(13, link))
+    status = b""
+    if status_message:
+        status += field_bytes(2, status_message.encode())
+    if status_code:
+        status += b"\x18" + varint(status_code)
+    parts.append(field_bytes(15, status))
+    if flags:
+        parts.append(b"\x85\x01" + struct.pack("<I", flags))
+    return b"".join(parts)
+
+
+def export_traces_request(
+    resource: Iterable[tuple[str, Any]], scope_name: str, spans: Iterable[bytes]
+) -> bytes:
+    """An ``ExportTraceServiceRequest`` with one resource and one scope, from span bytes."""
+    return _export_request(resource, scope_name, spans)
+
+
+def _export_request(
+    resource: Iterable[tuple[str, Any]], scope_name: str, items: Iterable[bytes]
+) -> bytes:
+    # Logs and traces share the layout: request{1: resource_x{1: resource, 2: scope_x{1:
+    # scope, 2: item...}}}.
     resource_attrs = b"".join(
         field_bytes(1, field_bytes(1, k.encode()) + field_bytes(2, _any_value(v)))
         for k, v in resource
     )
     scope = field_bytes(1, field_bytes(1, scope_name.encode()))
-    scope_logs = field_bytes(2, scope + b"".join(field_bytes(2, r) for r in records))
-    resource_logs = field_bytes(1, resource_attrs) + scope_logs
-    return field_bytes(1, resource_logs)
+    scoped = field_bytes(2, scope + b"".join(field_bytes(2, i) for i in items))
+    return field_bytes(1, field_bytes(1, resource_attrs) + scoped)
+
+
+def export_logs_request(
+    resource: Iterable[tuple[str, Any]], scope_name: str, records: Iterable[bytes]
+) -> bytes:
+    """An ``ExportLogsServiceRequest`` with one resource and one scope, from record bytes."""
+    return _export_request(resource, scope_name, records)

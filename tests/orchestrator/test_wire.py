@@ -50,7 +50,8 @@ def test_log_record_bytes_equal_the_official_encoding(trace_span: tuple[int, int
 def test_seq_suffix_appends_one_attribute():
     record = build_record(ts_ns=5, event_id="e1", lifecycle="started", attributes={"a": None})
     parsed = LogRecord.FromString(record + seq_suffix(42))
-    assert [kv.key for kv in parsed.attributes] == ["baton.event_id", "baton.lifecycle", "baton.seq"]
+    keys = [kv.key for kv in parsed.attributes]
+    assert keys == ["baton.event_id", "baton.lifecycle", "baton.seq"]
     assert parsed.attributes[-1].value.int_value == 42
 
 
@@ -66,3 +67,46 @@ def test_export_request_equals_the_official_message():
         sl.log_records.add().MergeFromString(r)
     assert ExportLogsServiceRequest.FromString(ours) == theirs
     assert ours == theirs.SerializeToString()
+
+
+def test_fast_span_encoding_equals_the_sdk_otlp_encoder():
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+    from orchestrator.span_export import encode_span
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "svc"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("scope")
+    remote = SpanContext(2**100 + 3, 77, True, TraceFlags(TraceFlags.SAMPLED))
+    with tracer.start_as_current_span("parent", kind=SpanKind.SERVER):
+        child = tracer.start_span(
+            "process q", kind=SpanKind.CONSUMER, links=[Link(remote)],
+            attributes={"a": "x", "n": 5, "f": 1.5, "b": True},
+        )  # fmt: skip
+        child.set_status(Status(StatusCode.ERROR, "PortalTimeout"))
+        child.end()
+    root = tracer.start_span("root", kind=SpanKind.PRODUCER)
+    root.end()
+    spans = exporter.get_finished_spans()
+    theirs = encode_spans(spans)
+    ours_spans = [encode_span(s) for s in spans]
+    for ours_bytes, their_span in zip(
+        ours_spans, theirs.resource_spans[0].scope_spans[0].spans, strict=True
+    ):
+        from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
+
+        assert PbSpan.FromString(ours_bytes) == their_span
+    request = wire.export_traces_request([("service.name", "svc")], "scope", ours_spans)
+    parsed = ExportTraceServiceRequest.FromString(request)
+    assert list(parsed.resource_spans[0].scope_spans[0].spans) == list(
+        theirs.resource_spans[0].scope_spans[0].spans
+    )
