@@ -12,32 +12,49 @@ from starlette.requests import Request
 
 from collector.errors import InvalidPayload, PayloadTooLarge, UnsupportedMediaType
 
-#: The only OTLP/HTTP encoding the receiver decodes (OTLP/JSON is not supported yet).
+#: OTLP/HTTP binary protobuf encoding.
 PROTOBUF = "application/x-protobuf"
+#: OTLP/HTTP JSON protobuf encoding.
+JSON = "application/json"
 
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 
 
-def check_media_type(request: Request) -> str:
-    """The content encoding to undo, after refusing media types the receiver cannot decode."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != PROTOBUF:
+def media_type(request: Request) -> str:
+    """The request's media type without parameters (``; charset=utf-8``), lowercased."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def check_media_type(request: Request) -> tuple[bool, str]:
+    """Whether the body is JSON, and the content encoding to undo.
+
+    Raises:
+        UnsupportedMediaType: a content type or encoding OTLP/HTTP does not define.
+    """
+    kind = media_type(request)
+    if kind not in (PROTOBUF, JSON):
         raise UnsupportedMediaType(
-            f"content type {media_type or '(none)'!r} is not supported; send {PROTOBUF}"
+            f"content type {kind or '(none)'!r} is not supported; send {PROTOBUF} or {JSON}"
         )
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", "gzip"):
         raise UnsupportedMediaType(
             f"content encoding {encoding!r} is not supported; send gzip or identity"
         )
-    return encoding
+    return kind == JSON, encoding
+
+
+def declared_length(request: Request) -> int:
+    """``Content-Length`` when given (0 otherwise), to refuse or admit before reading."""
+    declared = request.headers.get("content-length", "")
+    return int(declared) if declared.isdigit() else 0
 
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refusing it as soon as it is known to exceed ``limit`` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(int(declared), limit)
+    declared = declared_length(request)
+    if declared > limit:
+        raise _too_large(declared, limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():

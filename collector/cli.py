@@ -1,7 +1,9 @@
 """``baton collector ...``: run the receiver and query API as a long-lived service.
 
 The root CLI mounts :data:`app`; any :class:`~baton.errors.BatonError` raised here (a held
-database file, a port in use) propagates so the root prints it as one line.
+database file, a port in use) propagates so the root prints it as one line. Tokens are read
+from the environment or ``baton.toml`` only, never from flags, which other users can see in
+the process list.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 import typer
 import uvicorn
 
+from collector._endpoint import remove_endpoint, write_endpoint
 from collector.config import CollectorSettings, load_settings
 from collector.errors import CollectorError
 from collector.server import create_app
@@ -31,9 +34,23 @@ def serve_command(
     db: Path | None = typer.Option(None, "--db", help="DuckDB file to own (created if missing)."),
     host: str | None = typer.Option(None, "--host", help="Interface to listen on."),
     port: int | None = typer.Option(None, "--port", help="Port (OTLP/HTTP default 4318)."),
+    decode_workers: int | None = typer.Option(
+        None, "--decode-workers", help="Processes that decode requests (0: in-process)."
+    ),
+    case_attribute: str | None = typer.Option(
+        None, "--case-attribute", help="Span attribute naming the case of other sources' spans."
+    ),
 ) -> None:
-    """Own the DuckDB file, receive OTLP/HTTP on /v1/traces and /v1/logs, serve /api/v1."""
-    serve(load_settings(db=db, host=host, port=port))
+    """Own the DuckDB file, receive OTLP/HTTP on /v1/{traces,logs,metrics}, serve /api/v1."""
+    serve(
+        load_settings(
+            db=db,
+            host=host,
+            port=port,
+            decode_workers=decode_workers,
+            case_attribute=case_attribute,
+        )
+    )
 
 
 def serve(settings: CollectorSettings) -> None:
@@ -44,7 +61,7 @@ def serve(settings: CollectorSettings) -> None:
         host=settings.host,
         port=settings.port,
         log_level="warning",
-        lifespan="off",
+        lifespan="on",
     )
     try:
         _CollectorServer(config, store).run()
@@ -53,6 +70,7 @@ def serve(settings: CollectorSettings) -> None:
             f"could not listen on {settings.host}:{settings.port} (port in use?)"
         ) from exc
     finally:
+        remove_endpoint(store.path)
         store.close()
 
 
@@ -61,7 +79,8 @@ class _CollectorServer(uvicorn.Server):
 
     uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown, and SIGTERM's default action
     ends the process without running ``finally`` blocks, so the store is closed (and its WAL
-    checkpointed) here, after the last request has been answered.
+    checkpointed) here, after the last request has been answered and the app's lifespan has
+    committed queued writes.
     """
 
     def __init__(self, config: uvicorn.Config, store: Store) -> None:
@@ -72,8 +91,11 @@ class _CollectorServer(uvicorn.Server):
         await super().startup(sockets)
         if self.started:
             host, port = self.servers[0].sockets[0].getsockname()[:2]
-            typer.echo(f"collector listening on http://{host}:{port} (db: {self._store.path})")
+            url = f"http://{host}:{port}"
+            write_endpoint(self._store.path, url)
+            typer.echo(f"collector listening on {url} (db: {self._store.path})")
 
     async def shutdown(self, sockets: Any = None) -> None:
         await super().shutdown(sockets)
+        remove_endpoint(self._store.path)
         self._store.close()

@@ -3,33 +3,132 @@
 Environment names are ``BATON_COLLECTOR_<FIELD>`` (``BATON_COLLECTOR_DB``,
 ``BATON_COLLECTOR_PORT``, ...) and the TOML table is ``[collector]``; see
 :mod:`baton.settings` for the order in which sources win.
+
+Query-API tokens are a TOML table of name -> ``{role, token}``::
+
+    [collector.tokens]
+    dashboard = { role = "viewer", token = "..." }
+    alice = { role = "analyst", token = "..." }
+
+or, in the environment, ``BATON_COLLECTOR_TOKENS="dashboard:viewer:TOKEN,alice:analyst:TOKEN"``.
+The name, never the token, is what the read audit records.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from baton.errors import ConfigError
 from baton.settings import load
 
 #: OTLP/HTTP's well-known port, so SDKs configured with defaults find the collector.
 DEFAULT_PORT = 4318
-#: Big enough for a few thousand spans per request, small enough to refuse accidents.
+#: The OTLP spec's recommended limit, applied before and after decompression.
 DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024
+#: Request bytes admitted but not yet committed; past it the receiver answers 503.
+DEFAULT_QUEUE_MAX_BYTES = 128 * 1024 * 1024
+#: Requests admitted but not yet committed; past it the receiver answers 503.
+DEFAULT_QUEUE_MAX_REQUESTS = 256
+#: Rows one group commit gathers at most (more requests wait for the next commit).
+DEFAULT_GROUP_MAX_ROWS = 64 * 1024
+#: Worker processes that decode bodies: one per core, since decoding is the costly stage.
+DEFAULT_DECODE_WORKERS = min(4, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0
+
+
+class Role(enum.IntEnum):
+    """What a query-API token may read; each role may do everything the one before may."""
+
+    VIEWER = 1
+    """Aggregate figures (a DFG, queue summaries, counts): nothing about one case."""
+    ANALYST = 2
+    """Also case-level figures and event slices; every such read is audited."""
+    ADMIN = 3
+    """Everything, including the read audit itself and sending telemetry."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Grant:
+    """One query-API token: who holds it and what role it carries."""
+
+    name: str
+    role: Role
+    token: str = dataclasses.field(repr=False)
 
 
 @dataclasses.dataclass(frozen=True)
 class CollectorSettings:
-    """Where the collector stores telemetry and where it listens.
+    """Where the collector stores telemetry, where it listens, and whom it answers.
 
-    Loopback by default: the receiver has no authentication, so exposing it is a choice.
+    Loopback by default: exposing the receiver is a choice, best made with ``ingest_token``
+    and ``tokens`` set.
     """
 
     db: Path = Path(".baton/baton.duckdb")
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    #: Bearer token OTLP senders must present (admin tokens work too); None = open.
+    ingest_token: str | None = None
+    #: Query-API tokens with roles; empty = the query API is open to anyone who can connect.
+    tokens: tuple[Grant, ...] = ()
+    #: Map spans without ``baton.*`` attributes to events (see :mod:`collector.mapping`).
+    map_spans: bool = True
+    #: Span attribute naming the case of a mapped span; the trace id when absent.
+    case_attribute: str | None = None
+    decode_workers: int = DEFAULT_DECODE_WORKERS
+    queue_max_bytes: int = DEFAULT_QUEUE_MAX_BYTES
+    queue_max_requests: int = DEFAULT_QUEUE_MAX_REQUESTS
+    group_max_rows: int = DEFAULT_GROUP_MAX_ROWS
+    #: Seconds a sender is asked to wait after a 503.
+    retry_after_s: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tokens", parse_grants(self.tokens))
+        for name in ("max_body_bytes", "queue_max_bytes", "queue_max_requests"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"setting {name!r} must be at least 1")
+        if self.decode_workers < 0:
+            raise ConfigError("setting 'decode_workers' must be 0 (decode in-process) or more")
+
+
+def parse_grants(raw: Any) -> tuple[Grant, ...]:
+    """Tokens from a TOML table, a ``name:role:token,...`` string, or grants already parsed.
+
+    Example:
+        >>> [(g.name, g.role.name) for g in parse_grants("ops:admin:s3cret-token")]
+        [('ops', 'ADMIN')]
+    """
+    if not raw:
+        return ()
+    if isinstance(raw, str):
+        entries: dict[str, Any] = {}
+        for item in filter(None, (part.strip() for part in raw.split(","))):
+            name, _, rest = item.partition(":")
+            role, _, token = rest.partition(":")
+            entries[name] = {"role": role, "token": token}
+        raw = entries
+    if isinstance(raw, Mapping):
+        return tuple(_grant(str(name), entry) for name, entry in raw.items())
+    if isinstance(raw, tuple | list) and all(isinstance(g, Grant) for g in raw):
+        return tuple(raw)
+    raise ConfigError("setting 'tokens' must be a table of name = { role, token }")
+
+
+def _grant(name: str, entry: Any) -> Grant:
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"token {name!r} must be {{ role = ..., token = ... }}")
+    role, token = str(entry.get("role", "")).upper(), str(entry.get("token", ""))
+    if role not in Role.__members__:
+        known = ", ".join(r.name.lower() for r in Role)
+        raise ConfigError(f"token {name!r}: role {entry.get('role')!r} is not one of {known}")
+    if len(token) < 8:
+        raise ConfigError(f"token {name!r}: the token must be at least 8 characters")
+    return Grant(name, Role[role], token)
 
 
 def load_settings(**overrides: Any) -> CollectorSettings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +29,14 @@ class RunningCollector:
     url: str
     store: Store
     settings: CollectorSettings
+    app: Any = None
 
 
-@pytest.fixture
-def collector(tmp_path: Path) -> Iterator[RunningCollector]:
-    """A real uvicorn server on an OS-chosen port, with a small body limit for 413 tests."""
-    settings = CollectorSettings(db=tmp_path / "baton.duckdb", port=0, max_body_bytes=64 * 1024)
+def serve_in_thread(settings: CollectorSettings) -> Iterator[RunningCollector]:
+    """Run a real uvicorn server for ``settings`` in a thread until the generator closes."""
     store = Store.open(settings.db)
-    config = uvicorn.Config(
-        create_app(store, settings), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
-    )
+    app = create_app(store, settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -49,11 +47,38 @@ def collector(tmp_path: Path) -> Iterator[RunningCollector]:
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield RunningCollector(f"http://127.0.0.1:{port}", store, settings)
+        yield RunningCollector(f"http://127.0.0.1:{port}", store, settings, app)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
         store.close()
+
+
+#: Decoding in-process keeps each test's collector quick to start; the subprocess tests
+#: exercise the worker processes.
+TEST_SETTINGS = {"port": 0, "max_body_bytes": 64 * 1024, "decode_workers": 0}
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[RunningCollector]:
+    """A real uvicorn server on an OS-chosen port, with a small body limit for 413 tests."""
+    yield from serve_in_thread(CollectorSettings(db=tmp_path / "baton.duckdb", **TEST_SETTINGS))
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., RunningCollector]]:
+    """Start collectors with settings of the test's choosing; all are stopped afterwards."""
+    running: list[Iterator[RunningCollector]] = []
+
+    def start(**settings: Any) -> RunningCollector:
+        values = {"db": tmp_path / f"baton{len(running)}.duckdb", **TEST_SETTINGS, **settings}
+        generator = serve_in_thread(CollectorSettings(**values))
+        running.append(generator)
+        return next(generator)
+
+    yield start
+    for generator in running:
+        generator.close()
 
 
 class Otlp:
@@ -94,13 +119,20 @@ class Otlp:
         return record
 
     @staticmethod
-    def logs_body(records: list[LogRecord], service: str = ORCHESTRATOR_SERVICE) -> bytes:
-        """A serialized ``ExportLogsServiceRequest`` with one resource and one scope."""
+    def logs_request(
+        records: list[LogRecord], service: str = ORCHESTRATOR_SERVICE
+    ) -> ExportLogsServiceRequest:
+        """An ``ExportLogsServiceRequest`` with one resource and one scope."""
         request = ExportLogsServiceRequest()
         resource_logs = request.resource_logs.add()
         resource_logs.resource.attributes.add(key=Attr.SERVICE_NAME, value=Otlp.any_value(service))
         resource_logs.scope_logs.add().log_records.extend(records)
-        return request.SerializeToString()
+        return request
+
+    @staticmethod
+    def logs_body(records: list[LogRecord], service: str = ORCHESTRATOR_SERVICE) -> bytes:
+        """A serialized ``ExportLogsServiceRequest`` with one resource and one scope."""
+        return Otlp.logs_request(records, service).SerializeToString()
 
     @staticmethod
     def work_item(

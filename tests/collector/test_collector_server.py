@@ -9,6 +9,7 @@ import pytest
 import requests
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -70,9 +71,15 @@ def test_log_records_are_stored_once_however_often_sent(collector, otlp, case_re
         assert response.headers["content-type"] == "application/x-protobuf"
         assert response.content == b""
 
-    assert collector.store.counts() == {"spans": 0, "events": 7, "log_records": 2}
+    counts = collector.store.counts()
+    assert (counts["spans"], counts["events"], counts["log_records"]) == (0, 7, 2)
     stats = requests.get(f"{collector.url}/api/v1/stats", timeout=10).json()
-    assert stats == {"spans": 0, "events": 7, "log_records": 2, "cases": 2}
+    assert (stats["events"], stats["log_records"], stats["cases"]) == (7, 2, 2)
+    assert stats["counters"]["requests_logs"] == 2
+    assert stats["counters"]["status_200"] == 2
+    assert stats["inserted"] == {"events": 7, "log_records": 2}
+    assert stats["commit_latency"]["p50_ms"] > 0
+    assert stats["queue"] == {"pending_requests": 0, "pending_bytes": 0, "queued_writes": 0}
 
 
 @pytest.mark.parametrize("path", ["/v1/traces", "/v1/logs"])
@@ -87,18 +94,23 @@ def test_garbage_gets_400_with_rpc_status_and_stores_nothing(collector, path) ->
     assert sum(collector.store.counts().values()) == 0
 
 
-def test_contract_breach_refuses_the_whole_batch(collector, otlp, case_records) -> None:
+def test_contract_breach_rejects_only_that_record(collector, otlp, case_records) -> None:
     bad = otlp.log_record({Attr.CASE_ID: "c"}, event_name="baton.work_item")
     response = _post(f"{collector.url}/v1/logs", otlp.logs_body([*case_records, bad]))
-    assert response.status_code == 400
-    assert sum(collector.store.counts().values()) == 0
+    assert response.status_code == 200
+    answer = ExportLogsServiceResponse.FromString(response.content)
+    assert answer.partial_success.rejected_log_records == 1
+    assert "has no baton.event_id" in answer.partial_success.error_message
+    assert collector.store.counts()["events"] == 7
+    stats = requests.get(f"{collector.url}/api/v1/stats", timeout=10).json()
+    assert stats["counters"]["rejected_items"] == 1
 
 
 @pytest.mark.parametrize(
     "headers",
     [
-        {"Content-Type": "application/json"},
         {"Content-Type": "text/plain"},
+        {},
         {"Content-Type": "application/x-protobuf", "Content-Encoding": "br"},
     ],
 )
@@ -139,7 +151,9 @@ def test_health_and_readiness(collector) -> None:
     health = requests.get(f"{collector.url}/healthz", timeout=10)
     assert (health.status_code, health.text) == (200, "ok")
     ready = requests.get(f"{collector.url}/readyz", timeout=10)
-    assert ready.json() == {"spans": 0, "events": 0, "log_records": 0}
+    assert ready.status_code == 200
+    assert ready.json()["ready"] is True
+    assert ready.json()["spans"] == 0
 
 
 @pytest.fixture

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -18,6 +20,7 @@ from collector import (
     decode_logs,
     open_readonly,
 )
+from collector._endpoint import endpoint_file
 from collector.otlp import SPAN_SCHEMA
 
 # Holds the file read-write until its stdin closes, like a running collector would.
@@ -49,7 +52,13 @@ def store(tmp_path: Path):
 
 def test_open_creates_parent_dir_and_tables(store: Store) -> None:
     assert store.path.is_file()
-    assert store.counts() == {"spans": 0, "events": 0, "log_records": 0}
+    assert store.counts() == {
+        "spans": 0,
+        "events": 0,
+        "log_records": 0,
+        "metrics": 0,
+        "audit_reads": 0,
+    }
 
 
 def test_spans_are_deduplicated_within_and_across_batches(store: Store) -> None:
@@ -81,7 +90,7 @@ def test_events_are_deduplicated_by_event_id(store: Store, otlp, case_records) -
 
     assert store.write_events(doubled, log_records) == 7 + 1
     assert store.write_events(events, log_records.slice(0, 0)) == 0
-    assert store.counts() == {"spans": 0, "events": 7, "log_records": 1}
+    assert (store.counts()["events"], store.counts()["log_records"]) == (7, 1)
 
 
 def test_a_failed_write_leaves_nothing_behind(store: Store, otlp, case_records) -> None:
@@ -124,10 +133,87 @@ def test_file_held_by_another_process_raises_database_locked(tmp_path: Path) -> 
         assert holder.stdout.readline().strip() == "holding"
         with pytest.raises(DatabaseLocked, match="held by another process") as info:
             Store.open(path)
-        assert "collector's URL" in str(info.value)
+        assert "reach it through the collector's URL" in str(info.value)
+        assert "http://127.0.0.1:4318" in str(info.value)  # no collector announced itself
         assert f"PID {holder.pid}" in str(info.value)
         with pytest.raises(DatabaseLocked):
             open_readonly(path)
     finally:
         holder.communicate("", timeout=20)
     assert holder.returncode == 0
+
+
+def _timed_spans(*rows: tuple[str, str, int]) -> pa.Table:
+    """Spans with a start time (minutes after 09:00), as the receiver's decoder makes them."""
+    base = datetime(2026, 3, 2, 9, 0)
+    return pa.Table.from_pylist(
+        [
+            {"trace_id": t, "span_id": s, "start_ts": base + timedelta(minutes=m), "attributes": []}
+            for t, s, m in rows
+        ],
+        schema=SPAN_SCHEMA,
+    )
+
+
+def test_duplicates_are_found_whatever_time_range_the_batch_spans(store: Store) -> None:
+    store.write_spans(_timed_spans(("t1", "a", 0), ("t1", "b", 600)))
+    # A late duplicate of an old span, sent beside a new one: the range covers both.
+    assert store.write_spans(_timed_spans(("t1", "a", 0), ("t2", "c", 900))) == 1
+    # A duplicate alone, whose range holds only itself.
+    assert store.write_spans(_timed_spans(("t1", "b", 600))) == 0
+    assert store.counts()["spans"] == 3
+
+
+def test_one_write_of_several_batches_is_one_transaction(store: Store, otlp, case_records) -> None:
+    events, log_records = decode_logs(otlp.logs_body(case_records))
+    broken = {"log_records": pa.table({"ts": pa.array(["not a time"])})}
+    with pytest.raises(duckdb.Error):
+        store.write([{"events": events}, {"spans": _timed_spans(("t", "s", 1))}, broken])
+    assert sum(store.counts().values()) == 0
+    inserted = store.write([{"events": events}, {"events": events, "log_records": log_records}])
+    assert inserted == {"events": 7, "log_records": 1}
+
+
+def test_events_without_seq_are_numbered_in_arrival_order(store: Store, otlp) -> None:
+    records = [otlp.work_item(f"e{i}", 10 + i, "started", minutes=i) for i in range(2)]
+    events, _ = decode_logs(otlp.logs_body(records))
+    foreign = events.set_column(1, "seq", pa.nulls(2, pa.int64()))
+    foreign = foreign.set_column(0, "event_id", pa.array(["f1", "f2"]))
+    store.write([{"events": events}, {"events": foreign}])
+    store.write([{"events": foreign.set_column(0, "event_id", pa.array(["f3", "f4"]))}])
+    cur = store.cursor()
+    rows = cur.execute("SELECT event_id, seq FROM events ORDER BY event_id").fetchall()
+    seqs = dict(rows)
+    assert (seqs["e0"], seqs["e1"]) == (10, 11)  # the orchestrator's own numbers stay
+    assert seqs["e1"] < seqs["f1"] < seqs["f2"] < seqs["f3"] < seqs["f4"]
+
+
+def test_unknown_table_is_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="no table 'nope'"):
+        store.write([{"nope": pa.table({"x": [1]})}])
+
+
+def test_locked_file_names_the_collector_that_announced_itself(tmp_path: Path) -> None:
+    path = tmp_path / "baton.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "holding"
+        note = {"url": "http://127.0.0.1:4999", "pid": holder.pid}
+        endpoint_file(path).write_text(json.dumps(note))
+        with pytest.raises(DatabaseLocked) as info:
+            open_readonly(path)
+        assert info.value.url == "http://127.0.0.1:4999"
+        assert "http://127.0.0.1:4999/api/v1/figures" in str(info.value)
+        # A note from another (dead or different) process is not believed.
+        endpoint_file(path).write_text(json.dumps({**note, "pid": holder.pid + 100000}))
+        with pytest.raises(DatabaseLocked) as info:
+            open_readonly(path)
+        assert info.value.url is None
+    finally:
+        holder.communicate("", timeout=20)
