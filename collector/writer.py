@@ -75,6 +75,7 @@ class GroupWriter:
         self._cond = threading.Condition()
         self._admitted_bytes = 0
         self._admitted_requests = 0
+        self._peak_bytes = 0
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="baton-writer", daemon=True)
         self._thread.start()
@@ -103,6 +104,7 @@ class GroupWriter:
                         f"(limit {self._max_bytes}); retry later"
                     )
                 self._admitted_bytes += extra
+                self._peak_bytes = max(self._peak_bytes, self._admitted_bytes)
                 reserved += extra
 
         with self._cond:
@@ -139,11 +141,13 @@ class GroupWriter:
         return future
 
     def depth(self) -> dict[str, int]:
-        """Requests and bytes admitted but not yet answered, and requests waiting to write."""
+        """Requests and bytes admitted but not yet answered (and the most bytes ever), and
+        requests waiting to write."""
         with self._cond:
             return {
                 "pending_requests": self._admitted_requests,
                 "pending_bytes": self._admitted_bytes,
+                "pending_bytes_peak": self._peak_bytes,
                 "queued_writes": len(self._queue),
             }
 
