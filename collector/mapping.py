@@ -6,7 +6,9 @@ ERROR) at its end. The case is the value of a configurable attribute, else the t
 activity is the span name; the resource is ``service.name``, which also names the workflow so
 the dashboard's workflow filter tells services apart. Event ids are derived from trace id, span
 id and lifecycle, so a span sent twice maps to the same two ids and de-duplicates like any
-event. ``seq`` is left empty: the store numbers these rows in arrival order.
+event. ``seq`` is left empty: the store numbers these rows in arrival order. ``attributes``
+is left empty too: the span's row holds them (join on ``trace_id, span_id``), and copying
+them into both events would triple the most expensive part of storing a span.
 
 Baton's own spans carry ``baton.*`` attributes and are not mapped: the orchestrator sends its
 events as log records, with its own ids and sequence numbers.
@@ -75,7 +77,6 @@ def spans_to_events(spans: pa.Table, case_attribute: str | None = None) -> pa.Ta
         "queue": _lookup(attributes, Attr.MESSAGING_DESTINATION),
         "trace_id": trace_id,
         "span_id": foreign.column("span_id"),
-        "attributes": attributes,
     }
     started = _events(
         foreign, common, pa.repeat(Lifecycle.STARTED.value, foreign.num_rows), "start_ts"

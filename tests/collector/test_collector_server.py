@@ -46,7 +46,8 @@ def test_spans_from_the_real_sdk_are_stored(collector) -> None:
     rows = (
         collector.store.cursor()
         .execute(
-            "SELECT name, kind, service_name, scope_name, attributes, links, status_code, "
+            "SELECT name, kind, service_name, scope_name, map_from_entries(attributes), links, "
+            "status_code, "
             "status_message, trace_id, span_id, seq FROM spans ORDER BY seq"
         )
         .fetchall()

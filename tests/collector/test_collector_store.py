@@ -66,8 +66,8 @@ def test_spans_are_deduplicated_within_and_across_batches(store: Store) -> None:
     assert store.write_spans(_spans(("t1", "b"), ("t2", "b"))) == 1
     assert store.write_spans(_spans()) == 0
     cur = store.cursor()
-    rows = cur.execute("SELECT trace_id, span_id, seq FROM spans ORDER BY seq").fetchall()
-    assert rows == [("t1", "a", 1), ("t1", "b", 2), ("t2", "b", 3)]
+    rows = cur.execute("SELECT trace_id, span_id FROM spans ORDER BY seq").fetchall()
+    assert rows == [("t1", "a"), ("t1", "b"), ("t2", "b")]  # seq: arrival order (gaps allowed)
 
 
 def test_span_seq_continues_after_reopen(tmp_path: Path) -> None:
