@@ -37,9 +37,9 @@ from collector.transfer_errors import ImportFailed
 
 #: Column names tried, in order, for each role the options leave unnamed.
 USUAL_NAMES: dict[str, tuple[str, ...]] = {
-    "case": ("case:concept:name", "case_id"),
+    "case": ("case:concept:name", "case_id", "case"),
     "activity": ("concept:name", "activity"),
-    "timestamp": ("time:timestamp", "ts", "timestamp"),
+    "timestamp": ("time:timestamp", "ts", "timestamp", "time"),
     "start": ("start_timestamp", "start_ts"),
     "resource": ("org:resource", "resource"),
     "lifecycle": ("lifecycle:transition", "lifecycle"),

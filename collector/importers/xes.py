@@ -50,9 +50,8 @@ def read_xes(path: Path, on_bytes: OnBytes | None = None) -> ImportedLog:
         except etree.XMLSyntaxError as exc:
             raise ImportFailed(f"{path}: line {exc.lineno}: malformed XML: {exc.msg}") from None
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-            raise ImportFailed(
-                f"{path}: corrupt or truncated gzip data after line {parser.last_line}: {exc}"
-            ) from None
+            where = f" after line {parser.last_line}" if parser.last_line else ""
+            raise ImportFailed(f"{path}: corrupt or truncated gzip data{where}: {exc}") from None
     return parser.result()
 
 
