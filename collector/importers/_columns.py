@@ -47,20 +47,20 @@ PREFIXED_COLUMNS: Final[dict[str, pa.DataType]] = {
 # XES standard lifecycle transitions with a Baton counterpart; Baton's own names map to
 # themselves; anything else is kept, lower-cased, as the lifecycle.
 _LIFECYCLES: Final[dict[str, str]] = {
-    "schedule": Lifecycle.ENQUEUED,
-    "start": Lifecycle.STARTED,
-    "complete": Lifecycle.COMPLETED,
-    "ate_abort": Lifecycle.FAILED,
-    "pi_abort": Lifecycle.FAILED,
+    "schedule": Lifecycle.ENQUEUED.value,
+    "start": Lifecycle.STARTED.value,
+    "complete": Lifecycle.COMPLETED.value,
+    "ate_abort": Lifecycle.FAILED.value,
+    "pi_abort": Lifecycle.FAILED.value,
     **{member.value: member.value for member in Lifecycle},
 }
 
 #: Baton lifecycle -> XES transition written on export; the inverse of the mapping above.
 XES_TRANSITIONS: Final[dict[str, str]] = {
-    Lifecycle.ENQUEUED: "schedule",
-    Lifecycle.STARTED: "start",
-    Lifecycle.COMPLETED: "complete",
-    Lifecycle.FAILED: "ate_abort",
+    Lifecycle.ENQUEUED.value: "schedule",
+    Lifecycle.STARTED.value: "start",
+    Lifecycle.COMPLETED.value: "complete",
+    Lifecycle.FAILED.value: "ate_abort",
 }
 
 
