@@ -116,7 +116,7 @@ class QueryApi:
             cur = self.store.cursor()
             try:
                 sql = f"SELECT * FROM events WHERE {where} ORDER BY ts, seq LIMIT {limit}"
-                return cur.execute(sql, params).to_arrow_table()
+                return cur.sql(sql, params=params).to_arrow_table()
             finally:
                 cur.close()
 
@@ -140,7 +140,7 @@ class QueryApi:
             cur = self.store.cursor()
             try:
                 sql = f"SELECT * FROM audit_reads ORDER BY ts DESC LIMIT {limit}"
-                return cur.execute(sql).to_arrow_table()
+                return cur.sql(sql).to_arrow_table()
             finally:
                 cur.close()
 

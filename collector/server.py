@@ -107,7 +107,7 @@ async def _stats(request: Request) -> Response:
     try:
         caller(pipeline.settings, request.headers, Role.VIEWER)
     except CollectorError as exc:
-        return JSONResponse({"error": str(exc)}, 401)
+        return JSONResponse({"error": str(exc)}, 401, headers={"WWW-Authenticate": "Bearer"})
 
     def tables() -> dict[str, int]:
         counts = store.counts()

@@ -158,3 +158,109 @@ def test_work_item_breaking_the_contract_is_refused(otlp, attrs, message) -> Non
     record = otlp.log_record(attrs, event_name=EventName.WORK_ITEM)
     with pytest.raises(InvalidPayload, match=message):
         decode_logs(otlp.logs_body([record]))
+
+
+def test_fast_attribute_reading_matches_the_message_path() -> None:
+    """Every AnyValue kind reads the same through _fastproto as through KeyValue objects."""
+    from collector._fastproto import any_values
+    from collector._values import stringify
+
+    values = [
+        AnyValue(string_value="GET"),
+        AnyValue(string_value="é" * 100),  # two-byte length: the slow path
+        AnyValue(string_value=""),
+        AnyValue(int_value=200),
+        AnyValue(int_value=-1),
+        AnyValue(int_value=2**63 - 1),
+        AnyValue(bool_value=True),
+        AnyValue(bool_value=False),
+        AnyValue(double_value=0.1),
+        AnyValue(double_value=-3.0),
+        AnyValue(bytes_value=b"\x00\x01"),
+        AnyValue(array_value=ArrayValue(values=[AnyValue(int_value=1)])),
+        AnyValue(),
+    ]
+    fast = any_values([v.SerializeToString() for v in values]).to_pylist()
+    assert fast == [stringify(v) for v in values]
+
+
+def test_duplicate_attribute_keys_keep_the_last_value(otlp) -> None:
+    request = ExportTraceServiceRequest()
+    span = (
+        request.resource_spans.add()
+        .scope_spans.add()
+        .spans.add(trace_id=TRACE, span_id=PRODUCER, start_time_unix_nano=1, end_time_unix_nano=2)
+    )
+    span.attributes.add(key="k", value=AnyValue(string_value="first"))
+    span.attributes.add(key="k", value=AnyValue(string_value="last"))
+    (row,) = decode_traces(request.SerializeToString()).to_pylist()
+    assert dict(row["attributes"]) == {"k": "last"}  # DuckDB's MAP refuses duplicates
+
+    record = otlp.log_record({"k": 1})
+    record.attributes.add(key="k", value=AnyValue(int_value=2))
+    _, log_records = decode_logs(otlp.logs_body([record]))
+    assert dict(log_records.column("attributes").to_pylist()[0]) == {"k": "2"}
+
+
+def test_json_request_decodes_like_protobuf() -> None:
+    from google.protobuf import json_format
+
+    from collector import Signal, decode
+
+    body = _traces_body()
+    document = json_format.MessageToDict(ExportTraceServiceRequest.FromString(body))
+    for span in document["resourceSpans"][0]["scopeSpans"][0]["spans"]:
+        for key in ("traceId", "spanId", "parentSpanId"):
+            if key in span:
+                span[key] = __import__("base64").b64decode(span[key]).hex().upper()
+        for link in span.get("links", []):
+            link["traceId"] = __import__("base64").b64decode(link["traceId"]).hex()
+            link["spanId"] = __import__("base64").b64decode(link["spanId"]).hex()
+        span["someFutureField"] = {"ignored": True}
+    as_json = __import__("json").dumps(document).encode()
+
+    from_json = decode(Signal.TRACES, as_json, is_json=True).rows["spans"]
+    assert from_json.to_pylist() == decode_traces(body).to_pylist()
+
+
+def test_metrics_decode_one_row_per_point() -> None:
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+    )
+
+    from collector import Signal, decode
+
+    request = ExportMetricsServiceRequest()
+    resource = request.resource_metrics.add()
+    resource.resource.attributes.add(key="service.name", value=AnyValue(string_value="bots"))
+    metrics = resource.scope_metrics.add().metrics
+    gauge = metrics.add(name="queue.depth", unit="{item}")
+    point = gauge.gauge.data_points.add(time_unix_nano=1_772_442_000_000_000_000, as_int=4)
+    point.attributes.add(key="queue", value=AnyValue(string_value="verify"))
+    summary = metrics.add(name="latency")
+    summary.summary.data_points.add(time_unix_nano=1_772_442_000_000_000_000, count=3, sum=1.5)
+    nameless = metrics.add()
+    nameless.gauge.data_points.add(as_double=1.0)
+
+    decoded = decode(Signal.METRICS, request.SerializeToString())
+    rows = decoded.rows["metrics"].to_pylist()
+    assert [(r["name"], r["kind"], r["value"], r["count"]) for r in rows] == [
+        ("queue.depth", "gauge", 4.0, None),
+        ("latency", "summary", 1.5, 3),
+    ]
+    assert rows[0]["ts"] == datetime(2026, 3, 2, 9, 0)
+    assert dict(rows[0]["attributes"]) == {"queue": "verify"}
+    assert (rows[0]["unit"], rows[0]["service_name"]) == ("{item}", "bots")
+    assert decoded.rejected == 1 and "has no name" in decoded.message
+
+
+def test_partial_decode_counts_and_quotes_rejects(otlp) -> None:
+    from collector import Signal, decode
+
+    records = [
+        otlp.log_record({Attr.CASE_ID: str(n)}, event_name=EventName.WORK_ITEM) for n in range(5)
+    ]
+    decoded = decode(Signal.LOGS, otlp.logs_body([otlp.work_item("e1", 1, "started"), *records]))
+    assert decoded.rows["events"].num_rows == 1
+    assert decoded.rejected == 5
+    assert decoded.message.startswith("rejected 5: a baton.work_item log record has no")
