@@ -205,3 +205,45 @@ def test_ocel_default_case_notion_is_the_type_with_most_events(con, datasets: Pa
     ).fetchall()
     assert len(rows) == report.rows == 9
     assert rows[0] == ("e5", "R1")  # the first event touching an invoice, kept as ocel:eid
+
+
+def _pm4py_interval_dfg(pm4py_quiet, frame: pd.DataFrame):
+    """pm4py's own pairing of start and complete events, then its DFGs on the intervals."""
+    from pm4py.objects.log.util import interval_lifecycle
+
+    log = pm4py_quiet("convert_to_event_log", frame)
+    intervals = pm4py_quiet("convert_to_dataframe", interval_lifecycle.to_interval(log))
+    frequency, _, _ = pm4py_quiet("discover_dfg", intervals)
+    performance = pm4py_quiet("discover_performance_dfg", intervals)[0]
+    return dict(frequency), {edge: stats["mean"] for edge, stats in performance.items()}
+
+
+@pytest.mark.parametrize("name", ["reviewing.xes", "patients.csv"])
+def test_start_complete_logs_give_pm4py_interval_dfg(
+    con, datasets: Path, name, pm4py_quiet
+) -> None:
+    """Imported start/complete events pair into the same instances pm4py pairs itself.
+
+    The mining DFG (frequency and mean waiting time, start of b minus end of a) over the
+    imported file equals pm4py's DFGs over ``interval_lifecycle.to_interval`` of the file.
+    """
+    from mining.registry import compute
+
+    if name.endswith(".csv"):
+        import_file(con, datasets / name, ImportOptions(columns=PATIENTS))
+        raw = pd.read_csv(datasets / name, keep_default_na=False, na_values=[""])
+        frame = pm4py_quiet(
+            "format_dataframe",
+            raw,
+            case_id="patient",
+            activity_key="handling",
+            timestamp_key="time",
+        ).rename(columns={"registration_type": "lifecycle:transition", "employee": "org:resource"})
+    else:
+        import_file(con, datasets / name)
+        frame = pm4py_quiet("read_xes", str(datasets / name))
+    frequency, waiting = _pm4py_interval_dfg(pm4py_quiet, frame)
+    ours = compute("dfg", con).to_dicts()
+    assert {(r["source"], r["target"]): r["frequency"] for r in ours} == frequency
+    for row in ours:
+        assert row["mean_wait_s"] == pytest.approx(waiting[(row["source"], row["target"])])
