@@ -18,7 +18,7 @@ from baton.errors import BatonError
 from collector.cli import app as collector_app
 from dashboard.cli import dashboard_command
 from orchestrator.cli import app as orchestrator_app
-from orchestrator.cli import simulate
+from orchestrator.cli import simulate, workbench_app
 
 app = typer.Typer(
     name="baton",
@@ -29,6 +29,7 @@ app = typer.Typer(
 )
 app.add_typer(collector_app, name="collector")
 app.add_typer(orchestrator_app, name="orchestrator")
+app.add_typer(workbench_app, name="workbench")
 app.command("simulate")(simulate)
 app.command("dashboard")(dashboard_command)
 app.command("demo")(demo)

@@ -68,3 +68,124 @@ def validate_command(
 
     result = load_playbook(playbook)
     typer.echo(f"{playbook}: ok ({result.workflow} v{result.version}, {len(result.steps)} steps)")
+
+
+@app.command("run")
+def run_command(
+    playbooks: Annotated[Path, typer.Argument(help="Folder of playbook YAML files.")],
+    state: Annotated[Path | None, typer.Option(help="SQLite state file.")] = None,
+    endpoint: Annotated[str | None, typer.Option(help="Collector URL.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    api_port: Annotated[int | None, typer.Option(help="Port of the orchestrator API.")] = None,
+    watch: Annotated[
+        Path | None, typer.Option(help="Folder whose new *.json files start cases.")
+    ] = None,
+    bots: Annotated[str | None, typer.Option(help="Bot registry as module:attribute.")] = None,
+) -> None:
+    """Run workers, triggers and the API on PLAYBOOKS until Ctrl-C."""
+    import signal
+    import threading
+
+    from orchestrator.config import load_orchestrator_settings
+    from orchestrator.service import start_service
+
+    settings = load_orchestrator_settings(
+        state=state, endpoint=endpoint, workers=workers, api_port=api_port, watch=watch,
+        bots=bots,
+    )  # fmt: skip
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    service = start_service(settings, playbooks)
+    where = f"token in {service.token_file}" if service.token_file else "token from settings"
+    typer.echo(
+        f"orchestrator running: {settings.workers} workers on {settings.state}, "
+        f"API {service.api_url} ({where}); Ctrl-C stops it"
+    )
+    try:
+        while not stopped.wait(0.5) and service.thread.is_alive():
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.stop()
+    typer.echo("orchestrator stopped")
+
+
+workbench_app = typer.Typer(
+    name="workbench", help="Escalated items waiting for a person.", no_args_is_help=True
+)
+
+
+def _workbench_runtime(state: Path | None, playbooks: Path | None):  # type: ignore[no-untyped-def]
+    from baton.pseudonym import Pseudonymizer, load_key
+    from orchestrator.config import load_orchestrator_settings
+    from orchestrator.errors import StateError
+    from orchestrator.runtime import Runtime
+    from orchestrator.service import load_bots, load_playbooks
+    from orchestrator.store import StateStore
+
+    settings = load_orchestrator_settings(state=state)
+    if not settings.state.exists():
+        raise StateError(f"no state file at {settings.state}")
+    store = StateStore(settings.state)
+    folder = playbooks or Path(store.get_meta("playbooks") or "")
+    if not str(folder):
+        raise StateError("this state has no playbooks recorded; give --playbooks DIR")
+    registry = load_bots(settings.bots)
+    return Runtime(
+        load_playbooks(folder, registry), registry, store, worker_id="workbench",
+        pseudonymize=Pseudonymizer(load_key(settings.key_file)),
+    )  # fmt: skip
+
+
+@workbench_app.command("list")
+def workbench_list(
+    state: Annotated[Path | None, typer.Option(help="SQLite state file.")] = None,
+    playbooks: Annotated[Path | None, typer.Option(help="Playbook folder.")] = None,
+    identified: Annotated[
+        bool, typer.Option("--identified", help="Show referral numbers and patient details.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List escalated items, oldest first within priority."""
+    from datetime import UTC, datetime
+
+    runtime = _workbench_runtime(state, playbooks)
+    items = runtime.escalated()
+    runtime.store.close()
+    rows = []
+    for item in items:
+        row = {k: item[k] for k in ("item_id", "case_id", "workflow", "step", "attempt",
+                                    "priority", "payer", "site")}  # fmt: skip
+        row["escalated_at"] = datetime.fromtimestamp(item["enqueued_us"] / 1e6, UTC).isoformat()
+        if identified:
+            row["reference"], row["payload"] = item["reference"], item["payload"]
+        rows.append(row)
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    if not rows:
+        typer.echo("no items waiting at the workbench")
+    for row in rows:
+        extra = f"  {row['reference']} {json.dumps(row['payload'])}" if identified else ""
+        typer.echo(
+            f"{row['item_id']}  {row['workflow']}/{row['step']}  attempt {row['attempt']}  "
+            f"{row['payer']} @ {row['site']}  since {row['escalated_at']}{extra}"
+        )
+
+
+@workbench_app.command("resolve")
+def workbench_resolve(
+    item: Annotated[int, typer.Argument(help="Item id from 'baton workbench list'.")],
+    outcome: Annotated[str, typer.Option(help="Outcome; routes the case like a bot's.")],
+    by: Annotated[str, typer.Option(help="Who resolved it (stored as a pseudonym).")],
+    state: Annotated[Path | None, typer.Option(help="SQLite state file.")] = None,
+    playbooks: Annotated[Path | None, typer.Option(help="Playbook folder.")] = None,
+) -> None:
+    """Resolve an escalated item and resume its case."""
+    runtime = _workbench_runtime(state, playbooks)
+    try:
+        runtime.resolve(item, outcome, by)
+    finally:
+        runtime.store.close()
+    typer.echo(f"item {item} resolved: {outcome}")

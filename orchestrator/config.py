@@ -33,3 +33,36 @@ class SimulationSettings:
 
 def load_simulation_settings(**overrides: Any) -> SimulationSettings:
     return load(SimulationSettings, "simulate", overrides)
+
+
+@dataclasses.dataclass(frozen=True)
+class OrchestratorSettings:
+    """How ``baton orchestrator run`` and ``baton workbench`` reach their state and peers.
+
+    ``token`` protects the orchestrator's HTTP API (case triggers, the workbench's identified
+    view); when unset, a random one is written next to the state file on first run.
+    ``bots`` names a ``module:attribute`` that is a bot registry or a function returning one.
+    """
+
+    state: Path = Path(".baton/orchestrator.sqlite")
+    endpoint: str = DEFAULT_ENDPOINT
+    workers: int = 2
+    api_host: str = "127.0.0.1"
+    api_port: int = 8600
+    token: str | None = None
+    watch: Path | None = None
+    bots: str = "orchestrator.clinic:clinic_bots"
+    lease_s: float = 300.0
+    heartbeat_s: float = 10.0
+    offline_after_s: float = 60.0
+    poll_s: float = 0.2
+    key_file: Path = Path(".baton/pseudonym.key")
+
+
+def load_orchestrator_settings(**overrides: Any) -> OrchestratorSettings:
+    settings = load(OrchestratorSettings, "orchestrator", overrides)
+    if settings.workers < 1:
+        from baton.errors import ConfigError
+
+        raise ConfigError(f"workers must be at least 1, not {settings.workers}")
+    return settings
