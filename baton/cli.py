@@ -16,6 +16,7 @@ from baton import __version__
 from baton.demo import demo
 from baton.errors import BatonError
 from collector.cli import app as collector_app
+from collector.transfer_cli import export_command, import_command
 from dashboard.cli import dashboard_command
 from orchestrator.cli import app as orchestrator_app
 from orchestrator.cli import simulate, workbench_app
@@ -31,6 +32,8 @@ app.add_typer(collector_app, name="collector")
 app.add_typer(orchestrator_app, name="orchestrator")
 app.add_typer(workbench_app, name="workbench")
 app.command("simulate")(simulate)
+app.command("import")(import_command)
+app.command("export")(export_command)
 app.command("dashboard")(dashboard_command)
 app.command("demo")(demo)
 

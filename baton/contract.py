@@ -76,6 +76,8 @@ class EventName(StrEnum):
     """A work item's state change: one row of the ``events`` table."""
     HEARTBEAT = "baton.heartbeat"
     """A bot reporting that it is alive."""
+    CLOCK = "baton.clock"
+    """The simulator publishing its virtual "now" (its record's time)."""
 
 
 class Attr:

@@ -33,6 +33,15 @@ def simulate(
         float | None, typer.Option(help="Referrals on an average weekday.")
     ] = None,
     start: Annotated[str | None, typer.Option(help="Simulated start time, ISO-8601 UTC.")] = None,
+    scenario: Annotated[
+        str | None, typer.Option(help="normal, payer-outage or staff-shortage.")
+    ] = None,
+    live: Annotated[
+        bool, typer.Option("--live", help="Go on in accelerated real time after the backfill.")
+    ] = False,
+    speed: Annotated[
+        float | None, typer.Option(help="With --live: simulated seconds per real second.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Run the sample clinic and send its telemetry to the collector."""
@@ -40,8 +49,15 @@ def simulate(
     from orchestrator.simulate import run_simulation
 
     settings = load_simulation_settings(
-        days=days, seed=seed, endpoint=endpoint, state=state, per_weekday=per_weekday, start=start
-    )
+        days=days, seed=seed, endpoint=endpoint, state=state, per_weekday=per_weekday,
+        start=start, scenario=scenario, live=live or None, speed=speed,
+    )  # fmt: skip
+    if settings.live:
+        typer.echo(
+            f"backfilling {settings.days:g} days, then running live at {settings.speed:g}x; "
+            "Ctrl-C stops",
+            err=True,
+        )
     with Progress(
         TextColumn("simulating"),
         BarColumn(),

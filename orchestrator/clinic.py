@@ -17,9 +17,12 @@ from typing import Any
 
 from orchestrator.bots import BotContext, BotRegistry
 from orchestrator.errors import ApplicationException, BusinessException
+from orchestrator.playbook import Playbook, load_playbook
 
 PLAYBOOK_DIR = Path(__file__).parent / "playbooks"
 REFERRAL_PLAYBOOK = PLAYBOOK_DIR / "referral.yaml"
+#: The clinic's five workflows, in the order a case passes through them.
+WORKFLOWS = ("referral", "eligibility", "prior_auth", "scheduling", "claims")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +52,8 @@ OFF_HOURS_WEIGHT = 0.04
 WEEKEND_FACTOR = 0.12
 #: Bots per queue.
 CAPACITY: dict[str, int] = {
-    "intake": 2, "eligibility": 2, "prior_auth": 1, "scheduling": 2, "claims": 2,
+    "intake": 2, "registration": 1, "eligibility": 2, "pa_rules": 1, "prior_auth": 1,
+    "pa_status": 1, "scheduling": 2, "claims": 2,
 }  # fmt: skip
 FIRST_NAMES = ("Maria", "James", "Aisha", "Wei", "Olga", "Diego", "Fatima", "John", "Priya", "Sam")
 LAST_NAMES = ("Garcia", "Smith", "Okafor", "Chen", "Ivanova", "Lopez", "Haddad", "Brown", "Patel")
@@ -71,12 +75,30 @@ def outage_window(seed: int, payer: str, day: date) -> tuple[datetime, datetime]
     return begin, begin + timedelta(hours=rng.uniform(1, 4))
 
 
+@dataclasses.dataclass(frozen=True)
+class Outage:
+    """A payer's portal hanging (every call runs into the step's timeout) for a while."""
+
+    payer: str
+    begin: datetime
+    end: datetime
+
+
 def _portal_failure(ctx: BotContext, payer: Payer, seed: int) -> float:
     now = ctx.clock.now()
     window = outage_window(seed, payer.name, now.date())
     if window is not None and window[0] <= now < window[1]:
         return OUTAGE_FAILURE
     return payer.portal_failure
+
+
+def _hung(ctx: BotContext, payer: Payer, outages: tuple[Outage, ...], timeout_s: float) -> None:
+    """In a scenario's outage the portal never answers: the bot waits until its timeout."""
+    now = ctx.clock.now()
+    for outage in outages:
+        if outage.payer == payer.name and outage.begin <= now < outage.end:
+            ctx.elapse(timeout_s + 1)
+            raise ApplicationException("PortalTimeout", f"{payer.name} portal did not answer")
 
 
 def _payer_of(ctx: BotContext) -> Payer:
@@ -87,10 +109,11 @@ def _lognormal(rng: random.Random, mean_s: float, sigma: float = 0.5) -> float:
     return rng.lognormvariate(math.log(mean_s) - sigma**2 / 2, sigma)
 
 
-def clinic_bots(seed: int = 7) -> BotRegistry:
-    """The clinic's five bots; each spends simulated time and sometimes fails like the real one.
+def clinic_bots(seed: int = 7, outages: tuple[Outage, ...] = ()) -> BotRegistry:
+    """The clinic's bots; each spends simulated time and sometimes fails like the real one.
 
-    ``seed`` fixes the days on which each payer's portal has an outage.
+    ``seed`` fixes the days on which each payer's portal has a short outage; ``outages`` are
+    a scenario's long ones.
     """
     bots = BotRegistry()
 
@@ -103,9 +126,17 @@ def clinic_bots(seed: int = 7) -> BotRegistry:
             raise BusinessException("incomplete_referral")
         return "accepted"
 
+    @bots.register("registration_bot", "1.1.0")
+    def registration(ctx: BotContext) -> str:
+        ctx.elapse(_lognormal(ctx.rng, 40.0))
+        if ctx.rng.random() < 0.03:
+            raise ApplicationException("EhrLocked", "patient chart locked by another user")
+        return "registered"
+
     @bots.register("eligibility_bot", "1.8.0")
     def eligibility(ctx: BotContext) -> str:
         payer = _payer_of(ctx)
+        _hung(ctx, payer, outages, 600)
         ctx.elapse(_lognormal(ctx.rng, payer.portal_latency_s, 0.6))
         if ctx.rng.random() < _portal_failure(ctx, payer, seed):
             raise ApplicationException("PortalTimeout", f"{payer.name} portal did not answer")
@@ -113,18 +144,30 @@ def clinic_bots(seed: int = 7) -> BotRegistry:
             raise BusinessException("inactive_coverage")
         return "active"
 
+    @bots.register("pa_rules_bot", "0.4.0")
+    def pa_rules(ctx: BotContext) -> str:
+        ctx.elapse(_lognormal(ctx.rng, 20.0))
+        return (
+            "required" if ctx.rng.random() < _payer_of(ctx).prior_auth_required else "not_required"
+        )
+
     @bots.register("prior_auth_bot", "0.9.4")
     def prior_auth(ctx: BotContext) -> str:
         payer = _payer_of(ctx)
-        if ctx.rng.random() >= payer.prior_auth_required:
-            ctx.elapse(_lognormal(ctx.rng, 45.0))
-            return "not_required"
+        _hung(ctx, payer, outages, 1800)
         ctx.elapse(_lognormal(ctx.rng, 420.0, 0.5) + payer.portal_latency_s)
         if ctx.rng.random() < min(_portal_failure(ctx, payer, seed) * 1.5, 0.95):
             raise ApplicationException("PortalError", f"{payer.name} rejected the upload")
-        if ctx.rng.random() < 0.03:
-            raise BusinessException("denied")
-        return "approved"
+        return "submitted"
+
+    @bots.register("pa_status_bot", "0.9.4")
+    def pa_status(ctx: BotContext) -> str:
+        payer = _payer_of(ctx)
+        _hung(ctx, payer, outages, 600)
+        ctx.elapse(_lognormal(ctx.rng, payer.portal_latency_s / 2))
+        if ctx.rng.random() < 0.45:
+            return "pending"
+        return "denied" if ctx.rng.random() < 0.05 else "approved"
 
     @bots.register("scheduling_bot", "3.0.2")
     def scheduling(ctx: BotContext) -> str:
@@ -143,6 +186,11 @@ def clinic_bots(seed: int = 7) -> BotRegistry:
         return "submitted"
 
     return bots
+
+
+def clinic_playbooks() -> list[Playbook]:
+    """The five workflows of the sample clinic, referral first (where cases arrive)."""
+    return [load_playbook(PLAYBOOK_DIR / f"{name}.yaml") for name in WORKFLOWS]
 
 
 def _pick(rng: random.Random, options: tuple[tuple[str, float], ...]) -> str:

@@ -29,6 +29,9 @@ class SimulationSettings:
     start: str = DEFAULT_START
     state: Path | None = None
     key_file: Path = Path(".baton/pseudonym.key")
+    scenario: str = "normal"
+    live: bool = False
+    speed: float = 60.0
 
 
 def load_simulation_settings(**overrides: Any) -> SimulationSettings:

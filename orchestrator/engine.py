@@ -13,7 +13,7 @@ import dataclasses
 import heapq
 import itertools
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from baton.contract import (
     MESSAGING_SYSTEM,
     WORKBENCH_QUEUE,
     Attr,
+    EventName,
     ExceptionType,
     Lifecycle,
     ResourceKind,
@@ -36,7 +37,7 @@ from baton.contract import (
 from orchestrator.bots import BotContext, BotRegistry
 from orchestrator.clock import VirtualClock, to_ns, to_us
 from orchestrator.errors import ApplicationException, BusinessException
-from orchestrator.playbook import END, OnExhausted, Playbook, Step
+from orchestrator.playbook import END, HANDOFF, OnExhausted, Playbook, Step, validate_handoffs
 from orchestrator.records import build_record, event_id, span_id_for
 from orchestrator.states import ItemState
 from orchestrator.store import StateStore
@@ -64,6 +65,7 @@ class Item:
     item_id: int
     item_no: int
     case: Case
+    playbook: Playbook
     step: Step
     attempt: int
     enqueued_at: datetime
@@ -113,7 +115,7 @@ class Engine:
 
     def __init__(
         self,
-        playbook: Playbook,
+        playbooks: Playbook | Sequence[Playbook],
         bots: BotRegistry,
         store: StateStore,
         clock: VirtualClock,
@@ -124,7 +126,10 @@ class Engine:
         workbench: Workbench | None = None,
         pseudonymize: Callable[[str, str], str],
     ) -> None:
-        self.playbook = playbook
+        chain = [playbooks] if isinstance(playbooks, Playbook) else list(playbooks)
+        validate_handoffs(chain)
+        self.playbooks = {p.workflow: p for p in chain}
+        self.playbook = chain[0]  # where arriving cases start
         self.bots = bots
         self.store = store
         self.clock = clock
@@ -138,7 +143,7 @@ class Engine:
         self._item_ids = itertools.count(1)
         self._ready: dict[str, list[tuple[int, datetime, int, Item]]] = {}
         self._free: dict[str, list[str]] = {}
-        for step in playbook.steps:
+        for step in (s for p in chain for s in p.steps):
             count = capacity.get(step.queue, 1)
             self._free.setdefault(step.queue, [f"{step.bot}#{i + 1}" for i in range(count)])
         staff = [self.pseudonymize("person", f"staff-{i + 1}") for i in range(self.workbench.staff)]
@@ -175,13 +180,23 @@ class Engine:
         self.store.commit()
         return self.stats
 
+    def publish_clock(self) -> None:
+        """Record the virtual "now", so alerts and figures can use the simulator's time."""
+        now = self.clock.now()
+        eid = event_id("clock", to_us(now))
+        record = build_record(
+            ts_ns=to_ns(now), event_id=eid, lifecycle="tick", attributes={},
+            event_name=EventName.CLOCK,
+        )  # fmt: skip
+        self.store.append_event(eid, record)
+
     # -- telemetry helpers -----------------------------------------------------------------
     def _attrs(self, item: Item, **extra: Any) -> dict[str, Any]:
         case = item.case
         attrs: dict[str, Any] = {
             Attr.CASE_ID: case.case_id,
-            Attr.WORKFLOW: self.playbook.workflow,
-            Attr.WORKFLOW_VERSION: self.playbook.version,
+            Attr.WORKFLOW: item.playbook.workflow,
+            Attr.WORKFLOW_VERSION: item.playbook.version,
             Attr.STEP: item.step.name,
             Attr.MESSAGING_DESTINATION: item.queue,
             Attr.ATTEMPT: item.attempt,
@@ -234,7 +249,7 @@ class Engine:
                 "item_id": item.item_id,
                 "case_id": item.case.case_id,
                 "item_no": item.item_no,
-                "workflow": self.playbook.workflow,
+                "workflow": item.playbook.workflow,
                 "step": item.step.name,
                 "queue": item.queue,
                 "state": state,
@@ -273,15 +288,18 @@ class Engine:
                 "created_us": to_us(self.clock.now()),
             },
         )
-        self._enqueue(case, self.playbook.first, previous=None)
+        self._enqueue(case, self.playbook, self.playbook.first, previous=None)
 
-    def _enqueue(self, case: Case, step: Step, previous: trace.SpanContext | None) -> None:
+    def _enqueue(
+        self, case: Case, playbook: Playbook, step: Step, previous: trace.SpanContext | None
+    ) -> None:
         now = self.clock.now()
         case.items += 1
         item = Item(
             item_id=next(self._item_ids),
             item_no=case.items,
             case=case,
+            playbook=playbook,
             step=step,
             attempt=1,
             enqueued_at=now,
@@ -292,9 +310,13 @@ class Engine:
         span.end(end_time=to_ns(now))
         item.link = span.get_span_context()
         self.stats.handoffs += 1
-        self._save(item, ItemState.NEW)
+        available = now + timedelta(seconds=step.delay_s) if step.delay_s else None
+        self._save(item, ItemState.NEW, defer_until=available)
         self._event(item, Lifecycle.ENQUEUED, span, **{Attr.RESOURCE_KIND: ResourceKind.SYSTEM})
-        self._make_ready(item)
+        if available is None:
+            self._make_ready(item)
+        else:  # deferred (a status poll): waits on its queue until then
+            self._at(available, "available", item)
 
     def _make_ready(self, item: Item) -> None:
         entry = (item.case.priority, item.enqueued_at, item.item_id, item)
@@ -424,8 +446,11 @@ class Engine:
     ) -> None:
         if target == END:
             self._close(item.case, outcome or "completed")
+        elif target.startswith(HANDOFF):
+            playbook = self.playbooks[target[1:]]
+            self._enqueue(item.case, playbook, playbook.first, previous)
         else:
-            self._enqueue(item.case, self.playbook.step(target), previous)
+            self._enqueue(item.case, item.playbook, item.playbook.step(target), previous)
 
     def _close(self, case: Case, outcome: str) -> None:
         self.store.close_case(case.case_id, outcome, to_us(self.clock.now()))

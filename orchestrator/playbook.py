@@ -19,6 +19,15 @@ from orchestrator.errors import PlaybookError
 
 #: Routing target that ends the case.
 END = "end"
+#: Prefix of a routing target that hands the case to another workflow: ``@eligibility``.
+HANDOFF = "@"
+
+
+def is_exit(target: str) -> bool:
+    """True for targets that leave the playbook: ``end`` or ``@workflow``."""
+    return target == END or target.startswith(HANDOFF)
+
+
 #: Limits beyond which a retry setting is a typo, not a policy.
 MAX_ATTEMPTS_LIMIT = 100
 MAX_INTERVAL_LIMIT_S = 7 * 86400.0
@@ -68,6 +77,7 @@ class Step:
     retry: RetryPolicy = RetryPolicy()
     timeout_s: float = 900.0
     sla_s: float | None = None
+    delay_s: float = 0.0
     priority: int = 5
     on_exhausted: OnExhausted = OnExhausted.ESCALATE
 
@@ -170,8 +180,8 @@ class _Reader:
 
 
 _STEP_KEYS = {
-    "name", "bot", "queue", "next", "routes", "retry", "timeout", "sla", "priority",
-    "on_exhausted",
+    "name", "bot", "queue", "next", "routes", "retry", "timeout", "sla", "delay",
+    "priority", "on_exhausted",
 }  # fmt: skip
 _RETRY_KEYS = {
     "max_attempts", "initial_interval", "backoff_coefficient", "maximum_interval",
@@ -252,6 +262,7 @@ def _step(reader: _Reader, raw: Any) -> Step:
         retry=_retry(reader, raw.get("retry"), raw),
         timeout_s=timeout or 900.0,
         sla_s=reader.duration(raw, "sla", None),
+        delay_s=reader.duration(raw, "delay", 0.0) or 0.0,
         priority=reader.number(raw, "priority", 5, int),
         on_exhausted=OnExhausted(on_exhausted),
     )
@@ -302,7 +313,8 @@ def validate(
 ) -> None:
     """Check the playbook as a graph: names, targets, reachability, loops with no exit.
 
-    ``bots`` (the registered bot names) adds the unknown-bot check.
+    ``bots`` (the registered bot names) adds the unknown-bot check. A handoff to another
+    workflow (``@name``) counts as an exit here; :func:`validate_handoffs` checks the names.
     """
     lines = lines or {}
 
@@ -323,9 +335,12 @@ def validate(
                 f"step '{step.name}' uses unknown bot '{step.bot}' (known: {known})", step.name
             )
         for target in (step.next, *step.routes.values()):
-            if target != END and target not in names:
+            if not is_exit(target) and target not in names:
                 raise fail(f"step '{step.name}' routes to unknown step '{target}'", step.name)
-    successors = {s.name: {s.next, *s.routes.values()} for s in playbook.steps}
+    successors = {
+        s.name: {END if is_exit(t) else t for t in (s.next, *s.routes.values())}
+        for s in playbook.steps
+    }
     reachable = _closure({playbook.first.name}, successors)
     for step in playbook.steps:
         if step.name not in reachable:
@@ -333,6 +348,20 @@ def validate(
     for step in playbook.steps:
         if END not in _closure({step.name}, successors):
             raise fail(f"step '{step.name}' is in a loop with no exit to '{END}'", step.name)
+
+
+def validate_handoffs(playbooks: Collection[Playbook]) -> None:
+    """Every ``@workflow`` target names one of ``playbooks``."""
+    known = {p.workflow for p in playbooks}
+    for playbook in playbooks:
+        for step in playbook.steps:
+            for target in (step.next, *step.routes.values()):
+                if target.startswith(HANDOFF) and target[1:] not in known:
+                    raise PlaybookError(
+                        f"step '{step.name}' hands off to unknown workflow '{target[1:]}' "
+                        f"(known: {', '.join(sorted(known))})",
+                        playbook.path,
+                    )
 
 
 def _closure(start: set[str], successors: Mapping[str, set[str]]) -> set[str]:

@@ -36,7 +36,14 @@ from baton.contract import (
 from orchestrator.bots import BotContext, BotRegistry
 from orchestrator.clock import Clock, WallClock, to_ns, to_us
 from orchestrator.errors import ApplicationException, BusinessException, OrchestratorError
-from orchestrator.playbook import END, OnExhausted, Playbook, Step
+from orchestrator.playbook import (
+    END,
+    HANDOFF,
+    OnExhausted,
+    Playbook,
+    Step,
+    validate_handoffs,
+)
 from orchestrator.records import build_record, event_id, span_id_for
 from orchestrator.states import ItemState
 from orchestrator.store import StateStore
@@ -144,6 +151,7 @@ class Runtime:
         queues: Sequence[str] | None = None,
         events: bool = True,
     ) -> None:
+        validate_handoffs(playbooks)
         self.playbooks = {p.workflow: p for p in playbooks}
         self.bots = bots
         self.store = store
@@ -255,7 +263,7 @@ class Runtime:
             attempt=1,
             priority=int(case.get("priority") or step.priority),
             due_us=now_us + int(step.sla_s * 1e6) if step.sla_s else None,
-            available_us=now_us,
+            available_us=now_us + int(step.delay_s * 1e6),
             enqueued_us=now_us,
             link_span=None,
             payer=case.get("payer"),
@@ -408,6 +416,9 @@ class Runtime:
         if target == END:
             writes.closed.append((item.case_id, outcome or "completed", ts_ns // 1000))
             return
+        if target.startswith(HANDOFF):
+            playbook = self._playbook(target[1:])
+            target = playbook.first.name
         case = {
             "case_id": item.case_id,
             "priority": item.priority,

@@ -11,9 +11,11 @@ import dataclasses
 import hashlib
 import json
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import requests
 from opentelemetry.sdk.trace import TracerProvider
@@ -21,12 +23,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from baton.errors import ConfigError, UnreachableError
 from baton.pseudonym import Pseudonymizer, load_key
 from orchestrator.bots import BotRegistry
-from orchestrator.clinic import CAPACITY, REFERRAL_PLAYBOOK, arrivals, clinic_bots
+from orchestrator.clinic import CAPACITY, arrivals, clinic_bots, clinic_playbooks
 from orchestrator.clock import VirtualClock
 from orchestrator.config import SimulationSettings
 from orchestrator.engine import Engine, EngineStats
 from orchestrator.errors import StateError
-from orchestrator.playbook import Playbook, load_playbook, validate
+from orchestrator.playbook import Playbook, validate
+from orchestrator.scenarios import Scenario, scenario
 from orchestrator.shipper import Shipper
 from orchestrator.store import StateStore
 from orchestrator.telemetry import tracer_provider
@@ -112,7 +115,8 @@ def _describe(run_id: str) -> str:
 def _simulate(
     settings: SimulationSettings,
     start: datetime,
-    playbook: Playbook,
+    world: Scenario,
+    playbooks: list[Playbook],
     bots: BotRegistry,
     store: StateStore,
     clock: VirtualClock,
@@ -120,30 +124,71 @@ def _simulate(
     progress: Progress | None,
 ) -> EngineStats:
     engine = Engine(
-        playbook,
+        playbooks,
         bots,
         store,
         clock,
         capacity=CAPACITY,
         seed=settings.seed,
         tracer=provider.get_tracer("baton.orchestrator"),
+        workbench=world.workbench,
         pseudonymize=Pseudonymizer(load_key(settings.key_file)),
     )
-    for moment, reference, fields in arrivals(
-        start, settings.days, settings.per_weekday, settings.seed
-    ):
-        engine.submit(moment, reference, fields)
+    # Arrivals are generated lazily so a live run can go on past the backfill; the first
+    # ``days`` of them do not depend on how far the generator is allowed to run.
+    horizon = start + timedelta(days=settings.days)
+    feed = _Feed(
+        engine,
+        arrivals(start, settings.days + (3650 if settings.live else 0), settings.per_weekday,
+                 settings.seed),
+    )  # fmt: skip
     # The clinic is observed at the horizon, like a real one today: items still on a
     # queue or with a bot stay open, so queue aging has something to show.
-    horizon = start + timedelta(days=settings.days)
     day = 0
     while day < settings.days:
         day += 1
-        engine.run(until=min(start + timedelta(days=day), horizon))
+        until = min(start + timedelta(days=day), horizon)
+        feed.until(until)
+        engine.run(until=until)
         if progress:
             progress(min(day, settings.days), settings.days)
     clock.advance_to(horizon)
+    if settings.live:
+        _live(engine, feed, clock, store, settings.speed)
     return engine.stats
+
+
+class _Feed:
+    """Submits arrivals to the engine up to a moment, keeping the rest for later."""
+
+    def __init__(self, engine: Engine, source: Iterator[tuple[datetime, str, dict[str, Any]]]):
+        self.engine, self.source = engine, source
+        self.pending = next(self.source, None)
+
+    def until(self, moment: datetime) -> None:
+        while self.pending is not None and self.pending[0] <= moment:
+            self.engine.submit(*self.pending)
+            self.pending = next(self.source, None)
+
+
+def _live(
+    engine: Engine, feed: _Feed, clock: VirtualClock, store: StateStore, speed: float
+) -> None:
+    """Go on in accelerated real time until Ctrl-C, publishing the virtual time."""
+    if speed <= 0:
+        raise ConfigError(f"speed must be positive, not {speed:g}")
+    wall0, virtual0 = time.monotonic(), clock.now()
+    try:
+        while True:
+            target = virtual0 + timedelta(seconds=(time.monotonic() - wall0) * speed)
+            feed.until(target)
+            engine.run(until=target)
+            clock.advance_to(target)
+            engine.publish_clock()
+            store.commit()
+            time.sleep(0.25)
+    except KeyboardInterrupt:
+        return
 
 
 def run_simulation(
@@ -153,14 +198,17 @@ def run_simulation(
     if settings.days <= 0:
         raise ConfigError(f"days must be positive, not {settings.days:g}")
     start = _parse_start(settings.start)
+    world = scenario(settings.scenario, start)
     check_collector(settings.endpoint)
-    playbook = load_playbook(REFERRAL_PLAYBOOK)
-    bots = clinic_bots(settings.seed)
-    validate(playbook, bots=set(bots))
+    playbooks = clinic_playbooks()
+    bots = clinic_bots(settings.seed, world.outages)
+    for playbook in playbooks:
+        validate(playbook, bots=set(bots))
     key = load_key(settings.key_file)
     run_id = json.dumps(
         {
-            "workflow": playbook.workflow,
+            "workflows": [p.workflow for p in playbooks],
+            "scenario": settings.scenario,
             "days": settings.days,
             "seed": settings.seed,
             "per_weekday": settings.per_weekday,
@@ -192,7 +240,9 @@ def run_simulation(
             # A killed run resumes by replaying the deterministic simulation from the start:
             # events the outbox already holds are skipped, spans are re-sent with the same
             # ids (the collector keeps one of each), so the result equals an unbroken run.
-            stats = _simulate(settings, start, playbook, bots, store, clock, provider, progress)
+            stats = _simulate(
+                settings, start, world, playbooks, bots, store, clock, provider, progress
+            )
             store.set_meta("stats", json.dumps(dataclasses.asdict(stats)))
             store.set_meta("finished", clock.now().isoformat())
         store.close()

@@ -44,7 +44,14 @@ def test_valid_playbook(tmp_path: Path):
 
     result = run("orchestrator", "validate", str(REFERRAL_PLAYBOOK), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "ok (referral v1, 5 steps)" in result.stdout
+    assert "ok (referral v2, 2 steps)" in result.stdout
+
+
+def test_unknown_scenario(tmp_path: Path):
+    result = run(
+        "simulate", "--scenario", "meteor", "--endpoint", "http://127.0.0.1:9", cwd=tmp_path
+    )
+    assert_one_line_error(result, "unknown scenario 'meteor'", "payer-outage")
 
 
 def test_unreachable_collector(tmp_path: Path):

@@ -2,9 +2,15 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.clinic import REFERRAL_PLAYBOOK, clinic_bots
+from orchestrator.clinic import WORKFLOWS, clinic_bots, clinic_playbooks
 from orchestrator.errors import PlaybookError
-from orchestrator.playbook import RetryPolicy, load_playbook, parse_playbook, validate
+from orchestrator.playbook import (
+    RetryPolicy,
+    load_playbook,
+    parse_playbook,
+    validate,
+    validate_handoffs,
+)
 
 GOOD = """\
 workflow: demo
@@ -22,11 +28,23 @@ steps:
 """
 
 
-def test_sample_playbook_is_valid_with_the_clinic_bots():
-    playbook = load_playbook(REFERRAL_PLAYBOOK)
-    validate(playbook, bots=set(clinic_bots()))
-    assert playbook.first.name == "referral_intake"
-    assert playbook.queues == ("intake", "eligibility", "prior_auth", "scheduling", "claims")
+def test_the_clinic_playbooks_are_valid_and_hand_off_to_each_other():
+    playbooks = clinic_playbooks()
+    for playbook in playbooks:
+        validate(playbook, bots=set(clinic_bots()))
+    validate_handoffs(playbooks)
+    assert tuple(p.workflow for p in playbooks) == WORKFLOWS
+    assert playbooks[0].first.name == "receive_referral"
+    prior_auth = playbooks[2]
+    assert prior_auth.step("check_pa_status").delay_s == 4 * 3600
+    assert prior_auth.step("check_pa_status").route("pending") == "check_pa_status"
+    assert prior_auth.step("check_pa_required").route("not_required") == "@scheduling"
+
+
+def test_handoff_to_an_unknown_workflow_is_reported():
+    playbook = parse_playbook(GOOD.replace("skip: end", 'skip: "@nowhere"'), "good.yaml")
+    with pytest.raises(PlaybookError, match="unknown workflow 'nowhere'"):
+        validate_handoffs([playbook])
 
 
 def test_good_playbook_parses_fields():
