@@ -48,10 +48,13 @@ def build_record(
     ``baton.seq`` yet: the outbox assigns it on insert and the shipper appends it with
     :func:`seq_suffix`, so records can be built outside the state store's write lock.
     """
+    # Only work-item records carry the event id and lifecycle: those two attributes are how
+    # any receiver tells a row of the event log from a heartbeat or a clock tick.
+    ids = [(Attr.EVENT_ID, event_id), (Attr.LIFECYCLE, lifecycle)]
     return wire.log_record(
         ts_ns=ts_ns,
         body=lifecycle,
-        attributes=[(Attr.EVENT_ID, event_id), (Attr.LIFECYCLE, lifecycle), *attributes.items()],
+        attributes=[*(ids if event_name == EventName.WORK_ITEM else ()), *attributes.items()],
         trace_id=trace_id,
         span_id=span_id,
         event_name=event_name,
