@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: install demo test check lint format bench clean
+.PHONY: install demo test check lint format bench clean sample-logs
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,3 +36,7 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .baton test-artifacts .pytest_cache .ruff_cache .mypy_cache
+
+## sample-logs: regenerate sample_logs/ (byte-identical for the same code)
+sample-logs: $(STAMP)
+	$(BIN)/python sample_logs/generate.py
