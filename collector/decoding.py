@@ -54,7 +54,7 @@ class Decoder:
         if not self._workers:
             return await run_in_threadpool(decode, signal, body, is_json, self._options)
         if self._pool is None:
-            self.start()
+            await run_in_threadpool(self.start)  # after a broken pool: not on the event loop
         assert self._pool is not None
         loop = asyncio.get_running_loop()
         try:

@@ -167,7 +167,8 @@ class GroupWriter:
             group = self._next_group()
             if group is None:
                 return
-            self._write(group)
+            if group:
+                self._write(group)
 
     def _next_group(self) -> list[_Pending] | None:
         with self._cond:
@@ -175,12 +176,17 @@ class GroupWriter:
                 if self._closing:
                     return None
                 self._cond.wait()
-            group = [self._queue.popleft()]
-            rows = group[0].count
-            while self._queue and rows + self._queue[0].count <= self._group_max_rows:
+            group: list[_Pending] = []
+            rows = 0
+            while self._queue and (
+                not group or rows + self._queue[0].count <= self._group_max_rows
+            ):
                 item = self._queue.popleft()
-                group.append(item)
-                rows += item.count
+                # A request whose caller went away (its future was cancelled) is not written:
+                # it was never acknowledged, so its sender will send it again.
+                if item.future.set_running_or_notify_cancel():
+                    group.append(item)
+                    rows += item.count
             return group
 
     def _write(self, group: list[_Pending]) -> None:

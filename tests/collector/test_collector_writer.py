@@ -89,3 +89,25 @@ def test_admission_is_bounded_by_requests_and_bytes(store: Store) -> None:
     with writer.admit(10_000):  # alone, a request over the byte bound is still admitted
         pass
     writer.close()
+
+
+def test_a_cancelled_request_is_skipped_and_the_writer_lives_on(store: Store, otlp) -> None:
+    rows = {"events": decode_logs(otlp.logs_body([otlp.work_item("e1", 1, "started")]))[0]}
+    gate = threading.Event()
+    real_write = store.write
+
+    def gated(group):
+        gate.wait(10)
+        return real_write(group)
+
+    store.write = gated  # type: ignore[method-assign]
+    writer = _writer(store)
+    first = writer.submit(rows)  # taken by the writer, held at the gate
+    abandoned = writer.submit(rows)
+    assert abandoned.cancel()  # its client went away before the commit
+    gate.set()
+    first.result(timeout=10)
+    later = writer.submit(rows)
+    assert later.result(timeout=10) == {"events": 0}  # a duplicate; the writer still answers
+    assert writer.alive()
+    writer.close()
