@@ -1,11 +1,11 @@
 """Load generator for the crash test: the real OTLP exporters, at-least-once, acks to a file.
 
-Run as a script (``python loadgen.py URL ACKS --batches N``). Each batch is some spans and
-some work-item log records, built with the OpenTelemetry SDK and sent with the SDK's own
-protobuf exporters. A batch is sent until the collector answers 200 (the exporter retries
-within its timeout; this script retries after that, as Baton's outbox shipper does), and only
-then are its span and event ids appended to ACKS, one ``span <trace> <span>`` or
-``event <id>`` line each.
+Run as a script (``python loadgen.py URL ACKS --batches N [--stop-file F]``). Each batch is
+some spans and some work-item log records, built with the OpenTelemetry SDK and sent with
+the SDK's own protobuf exporters. A batch is sent until the collector answers 200 (the
+exporter retries within its timeout; this script retries after that, as Baton's outbox
+shipper does), and only then are its span and event ids appended to ACKS, one
+``span <trace> <span>`` or ``event <id>`` line each.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--size", type=int, default=50)
     parser.add_argument("--deadline-s", type=float, default=120)
+    parser.add_argument(
+        "--stop-file", type=Path, help="finish the current batch and stop once this exists"
+    )
     args = parser.parse_args()
 
     resource = Resource.create({"service.name": "crash-loadgen"})
@@ -52,6 +55,8 @@ def main() -> None:
 
     with args.acks.open("a", encoding="utf-8") as acks:
         for batch in range(args.batches):
+            if args.stop_file and args.stop_file.exists():
+                break
             for i in range(args.size):
                 with tracer.start_as_current_span(f"step {i % 5}", attributes={"batch": batch}):
                     pass

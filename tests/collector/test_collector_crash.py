@@ -3,7 +3,7 @@
 A load generator (``loadgen.py``) sends spans and work-item events with the SDK's protobuf
 exporters and writes down every id the collector answered 200 for. Meanwhile the collector
 process (with a decode worker) is killed with SIGKILL and restarted on the same port and file,
-several times. Afterwards every acknowledged span and event is stored exactly once, and
+three times. Afterwards every acknowledged span and event is stored exactly once, and
 nothing at all is stored twice (retries of unacknowledged batches are de-duplicated).
 
 The overload test floods a collector with a small queue bound: it answers 503 with
@@ -60,8 +60,20 @@ def test_sigkill_under_load_loses_no_acknowledged_item(tmp_path: Path) -> None:
     db, acks, port = tmp_path / "baton.duckdb", tmp_path / "acks.txt", _free_port()
     url = f"http://127.0.0.1:{port}"
     collector = _start_collector(db, port)
+    stop = tmp_path / "stop"
     loadgen = subprocess.Popen(
-        [sys.executable, str(LOADGEN), url, str(acks), "--batches", "30", "--size", "40"],
+        [
+            sys.executable,
+            str(LOADGEN),
+            url,
+            str(acks),
+            "--batches",
+            "1000",
+            "--size",
+            "40",
+            "--stop-file",
+            str(stop),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -69,26 +81,27 @@ def test_sigkill_under_load_loses_no_acknowledged_item(tmp_path: Path) -> None:
     rng = random.Random(7)
     kills = 0
     try:
-        for _ in range(4):
-            time.sleep(rng.uniform(0.4, 1.0))
-            if loadgen.poll() is not None:
-                break
+        for _ in range(3):
+            _wait_for_acks(acks, loadgen)  # kill while the load is flowing
+            time.sleep(rng.uniform(0.1, 0.5))
             collector.send_signal(signal.SIGKILL)
             collector.wait(timeout=10)
             kills += 1
             collector = _start_collector(db, port)
+        _wait_for_acks(acks, loadgen)
+        stop.touch()
         out, _ = loadgen.communicate(timeout=120)
         assert loadgen.returncode == 0 and "done" in out
     finally:
         loadgen.kill()
         collector.send_signal(signal.SIGTERM)
         collector.wait(timeout=30)
-    assert kills >= 3, "the load finished before the collector was killed three times"
+    assert kills == 3
 
     acked = acks.read_text().splitlines()
     acked_spans = {tuple(line.split()[1:]) for line in acked if line.startswith("span ")}
     acked_events = {line.split()[1] for line in acked if line.startswith("event ")}
-    assert len(acked_spans) == len(acked_events) == 30 * 40
+    assert len(acked_spans) == len(acked_events) >= 4 * 40
     con = open_readonly(db)
     try:
         spans = con.execute("SELECT trace_id, span_id FROM spans").fetchall()
@@ -99,6 +112,16 @@ def test_sigkill_under_load_loses_no_acknowledged_item(tmp_path: Path) -> None:
     assert len(events) == len(set(events)), "an event is stored twice"
     assert acked_spans <= set(spans), "an acknowledged span is missing"
     assert acked_events <= {e for (e,) in events}, "an acknowledged event is missing"
+
+
+def _wait_for_acks(acks: Path, loadgen: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Until the load generator has a new batch acknowledged since the last call."""
+    seen = acks.stat().st_size if acks.exists() else 0
+    deadline = time.monotonic() + timeout
+    while not acks.exists() or acks.stat().st_size <= seen:
+        assert loadgen.poll() is None, "the load generator stopped early"
+        assert time.monotonic() < deadline, "no batch was acknowledged"
+        time.sleep(0.05)
 
 
 def _peak_rss_mb(pid: int) -> float:
