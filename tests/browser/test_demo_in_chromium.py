@@ -97,7 +97,8 @@ def test_every_page_renders_charts_without_errors(demo: str, browser: object) ->
         )
         charts.first.wait_for(timeout=30_000)
         assert charts.count() > 0, f"no chart on {title}"
-        assert page.locator("[data-testid='stException']").count() == 0, title
+        errors = page.locator("[data-testid='stException']")
+        assert errors.count() == 0, f"{title}: {errors.first.inner_text()[:2000]}"
         assert page.locator("[data-testid='stAlertContentError']").count() == 0, title
         slug = re.sub(r"\W+", "-", title.lower()).strip("-")
         page.screenshot(path=str(ARTIFACTS / f"{slug}.png"), full_page=True)
