@@ -8,6 +8,7 @@ breaking change of the wire format, so add names rather than rename them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from enum import StrEnum
 from typing import Final
@@ -125,6 +126,7 @@ def process_span_name(queue: str) -> str:
     return f"{SpanOp.PROCESS} {queue}"
 
 
+@functools.lru_cache(maxsize=65536)
 def trace_id_for_case(case_id: str) -> int:
     """The trace id of a case: every span of one case shares it.
 

@@ -9,9 +9,9 @@ byte against the official ``opentelemetry-proto`` messages.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any
 
 _VARINT, _FIXED64, _LEN = 0, 1, 2
@@ -60,15 +60,33 @@ def _any_value(value: Any) -> bytes:
     return field_bytes(1, str(value).encode())
 
 
-@lru_cache(maxsize=65536)
-def _cached_key_value(field: int, key: str, value: Any, kind: str) -> bytes:
-    return field_bytes(field, field_bytes(1, key.encode()) + field_bytes(2, _any_value(value)))
+_KV_CACHE: dict[tuple[int, str, Any, type], bytes] = {}
+_KV_CACHE_MAX = 65536
 
 
 def key_value(key: str, value: Any, field: int = 6) -> bytes:
     """An attributes entry (``LogRecord`` field 6, ``Span`` field 9), cached for repeats."""
     # The type is part of the key: True, 1 and 1.0 are equal in Python but not on the wire.
-    return _cached_key_value(field, key, value, type(value).__name__)
+    cache_key = (field, key, value, type(value))
+    encoded = _KV_CACHE.get(cache_key)
+    if encoded is None:
+        encoded = field_bytes(
+            field, field_bytes(1, key.encode()) + field_bytes(2, _any_value(value))
+        )
+        if len(_KV_CACHE) >= _KV_CACHE_MAX:
+            _KV_CACHE.clear()  # values that vary (ids, times) must not grow it without bound
+        _KV_CACHE[cache_key] = encoded
+    return encoded
+
+
+@functools.lru_cache(maxsize=64)
+def _severity(number: int, text: str) -> bytes:
+    return b"\x10" + varint(number) + field_bytes(3, text.encode())
+
+
+@functools.lru_cache(maxsize=256)
+def _body(text: str) -> bytes:
+    return field_bytes(5, field_bytes(1, text.encode()))
 
 
 def log_record(
@@ -86,11 +104,10 @@ def log_record(
     fixed_ts = struct.pack("<Q", ts_ns)
     parts = [
         b"\x09" + fixed_ts,  # time_unix_nano
-        b"\x10" + varint(severity_number),
-        field_bytes(3, severity_text.encode()),
-        field_bytes(5, field_bytes(1, body.encode())),
+        _severity(severity_number, severity_text),
+        _body(body),
     ]
-    parts.extend(key_value(k, v) for k, v in attributes if v is not None)
+    parts.extend([key_value(k, v) for k, v in attributes if v is not None])
     if trace_id:
         parts.append(field_bytes(9, trace_id.to_bytes(16, "big")))
     if span_id:
