@@ -40,7 +40,7 @@ from orchestrator.errors import ApplicationException, BusinessException
 from orchestrator.playbook import END, HANDOFF, OnExhausted, Playbook, Step, validate_handoffs
 from orchestrator.records import build_record, event_id, span_id_for
 from orchestrator.states import ItemState
-from orchestrator.store import StateStore
+from orchestrator.store import StateBackend
 from orchestrator.telemetry import case_trace
 
 #: Actions between grouped commits of the state store.
@@ -117,7 +117,7 @@ class Engine:
         self,
         playbooks: Playbook | Sequence[Playbook],
         bots: BotRegistry,
-        store: StateStore,
+        store: StateBackend,
         clock: VirtualClock,
         *,
         capacity: Mapping[str, int],

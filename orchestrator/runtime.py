@@ -46,7 +46,7 @@ from orchestrator.playbook import (
 )
 from orchestrator.records import build_record, event_id, span_id_for
 from orchestrator.states import ItemState
-from orchestrator.store import StateStore
+from orchestrator.store import StateBackend
 from orchestrator.telemetry import case_trace
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class WorkItem:
 class _LazyPayload(Mapping[str, Any]):
     """The case's identified details, read from the state store only if a bot asks."""
 
-    def __init__(self, store: StateStore, case_id: str) -> None:
+    def __init__(self, store: StateBackend, case_id: str) -> None:
         self._store, self._case_id = store, case_id
         self._data: Mapping[str, Any] | None = None
 
@@ -124,7 +124,7 @@ class Writes:
     events: list[tuple[str, bytes]] = dataclasses.field(default_factory=list)
     closed: list[tuple[str, str, int]] = dataclasses.field(default_factory=list)
 
-    def apply(self, store: StateStore) -> None:
+    def apply(self, store: StateBackend) -> None:
         for row in self.items:
             store.put_item(row)
         store.append_events(self.events)
@@ -140,7 +140,7 @@ class Runtime:
         self,
         playbooks: Sequence[Playbook],
         bots: BotRegistry,
-        store: StateStore,
+        store: StateBackend,
         *,
         worker_id: str,
         pseudonymize: Callable[[str, str], str],
