@@ -10,8 +10,8 @@ De-duplication is an anti-join against stored rows **in the batch's time range**
 duplicate carries the same start time (spans) or event time (events) as its original, so
 the range loses nothing, and DuckDB's zone maps skip every row group outside it. (Rows
 without a time fall back to comparing against stored rows without a time.) Against the
-whole table the same anti-join grows with the table (137 ms per 8k-span batch at 1M spans,
-822 ms at 5M); restricted to the range it stays at a few milliseconds (docs/benchmarks.md).
+whole table the same anti-join grows with the table (86 ms per 8k-span batch at 1M spans,
+347 ms at 5M); restricted to the range it stays at 4-8 ms (docs/benchmarks.md).
 """
 
 from __future__ import annotations
