@@ -14,6 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -23,6 +26,21 @@ from collector.errors import Overloaded
 from collector.otlp import Decoded, DecodeOptions, Signal, decode
 
 log = logging.getLogger(__name__)
+
+
+def exit_with_parent(parent: int) -> None:
+    """In a decode worker: leave when the collector is gone, even if it was SIGKILLed.
+
+    A pool worker otherwise waits on its call queue forever, and every killed collector
+    would leave its workers behind.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="baton-parent-watch", daemon=True).start()
 
 
 class Decoder:
@@ -37,7 +55,12 @@ class Decoder:
         """Start the worker processes now, so the first requests do not wait for them."""
         if self._workers and self._pool is None:
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self._workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                self._workers,
+                mp_context=context,
+                initializer=exit_with_parent,
+                initargs=(os.getpid(),),
+            )
             warmups = [
                 self._pool.submit(decode, Signal.TRACES, b"", False, self._options)
                 for _ in range(self._workers)
