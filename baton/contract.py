@@ -116,6 +116,11 @@ class Attr:
     LIFECYCLE: Final = "baton.lifecycle"
 
 
+#: Attributes carried by event records but not by spans: each span attribute costs the SDK a
+#: cleaning pass per span, and the events already give every handoff these dimensions.
+EVENT_ONLY_ATTRIBUTES: Final = (Attr.PAYER, Attr.SITE, Attr.ITEM_ID)
+
+
 def send_span_name(queue: str) -> str:
     """Name of the PRODUCER span that puts work on ``queue``."""
     return f"{SpanOp.SEND} {queue}"

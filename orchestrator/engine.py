@@ -22,6 +22,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from baton.contract import (
+    EVENT_ONLY_ATTRIBUTES,
     MESSAGING_SYSTEM,
     WORKBENCH_QUEUE,
     Attr,
@@ -229,6 +230,8 @@ class Engine:
         name = send_span_name(item.queue) if op is SpanOp.SEND else process_span_name(item.queue)
         kind = SpanKind.PRODUCER if op is SpanOp.SEND else SpanKind.CONSUMER
         attrs = self._attrs(item)
+        for key in EVENT_ONLY_ATTRIBUTES:  # business dimensions ride on the events only
+            attrs.pop(key, None)
         attrs[Attr.MESSAGING_SYSTEM] = MESSAGING_SYSTEM
         attrs[Attr.MESSAGING_OPERATION] = str(op)
         span_id = span_id_for(item.case.case_id, item.item_no, item.attempt, name)

@@ -21,6 +21,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from baton.contract import (
+    EVENT_ONLY_ATTRIBUTES,
     MESSAGING_SYSTEM,
     WORKBENCH_QUEUE,
     Attr,
@@ -220,14 +221,21 @@ class Runtime:
             )
         )
 
-    def _span(self, item: WorkItem, step: Step, op: SpanOp, ts_ns: int, link: str | None) -> Span:
+    def _span(
+        self, item: WorkItem, step: Step, op: SpanOp, ts_ns: int, link: str | None,
+        **extra: Any,
+    ) -> Span:  # fmt: skip
         name = send_span_name(item.queue) if op is SpanOp.SEND else process_span_name(item.queue)
         trace_id = trace_id_for_case(item.case_id)
         links = []
         if link:
             context = SpanContext(trace_id, int(link, 16), True, TraceFlags(TraceFlags.SAMPLED))
             links.append(Link(context))
-        attrs = self._attrs(item, step)
+        attrs = self._attrs(item, step, **extra)
+        # Business dimensions and the item id ride on the events only: every span attribute
+        # costs the SDK a cleaning pass, and the events already carry them per handoff.
+        for key in EVENT_ONLY_ATTRIBUTES:
+            attrs.pop(key, None)
         attrs[Attr.MESSAGING_SYSTEM] = MESSAGING_SYSTEM
         attrs[Attr.MESSAGING_OPERATION] = str(op)
         span_id = span_id_for(item.case_id, item.item_no, item.attempt, name)
@@ -326,9 +334,11 @@ class Runtime:
         self.store.commit()
         writes = Writes()
         for item, playbook, step in leased:
-            span = self._span(item, step, SpanOp.PROCESS, ts_ns, item.link_span)
             version = self.bots.versions.get(step.bot, "")
-            span.set_attributes({Attr.BOT_ID: self.worker_id, Attr.BOT_VERSION: version})
+            span = self._span(
+                item, step, SpanOp.PROCESS, ts_ns, item.link_span,
+                **{Attr.BOT_ID: self.worker_id, Attr.BOT_VERSION: version},
+            )  # fmt: skip
             result = self._run_bot(item, step)
             self._finish(writes, item, playbook, step, span, result)
         writes.apply(self.store)
