@@ -15,6 +15,7 @@ import typer
 from baton import __version__
 from baton.demo import demo
 from baton.errors import BatonError
+from collector.audit_cli import app as audit_app
 from collector.cli import app as collector_app
 from collector.transfer_cli import export_command, import_command
 from dashboard.cli import dashboard_command
@@ -29,6 +30,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(collector_app, name="collector")
+app.add_typer(audit_app, name="audit")
 app.add_typer(orchestrator_app, name="orchestrator")
 app.add_typer(workbench_app, name="workbench")
 app.command("simulate")(simulate)

@@ -15,6 +15,7 @@ import typer
 import uvicorn
 
 from collector._endpoint import remove_endpoint, write_endpoint
+from collector.audit_cli import prune_command
 from collector.config import CollectorSettings, load_settings
 from collector.errors import CollectorError
 from collector.server import create_app
@@ -51,6 +52,9 @@ def serve_command(
             case_attribute=case_attribute,
         )
     )
+
+
+app.command("prune")(prune_command)
 
 
 def serve(settings: CollectorSettings) -> None:

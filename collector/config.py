@@ -86,9 +86,18 @@ class CollectorSettings:
     group_max_rows: int = DEFAULT_GROUP_MAX_ROWS
     #: Seconds a sender is asked to wait after a 503.
     retry_after_s: int = 1
+    #: Key that signs audit checkpoints at prune time; None = a key file beside the
+    #: database (``<db>.audit-key``, created 0600). Environment/TOML only, never a flag.
+    audit_key: str | None = dataclasses.field(default=None, repr=False)
+    #: Attribute keys or glob patterns (``http.*``) kept on spans, events, log records and
+    #: metrics; None = keep every attribute. When set, anything not listed is dropped before
+    #: storage (fail closed); the contract's own keys (:class:`baton.contract.Attr`) and
+    #: ``case_attribute`` are always kept. A TOML list, or a comma-separated string.
+    attribute_allowlist: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", parse_grants(self.tokens))
+        object.__setattr__(self, "attribute_allowlist", parse_allowlist(self.attribute_allowlist))
         for name in ("max_body_bytes", "queue_max_bytes", "queue_max_requests"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"setting {name!r} must be at least 1")
@@ -117,6 +126,24 @@ def parse_grants(raw: Any) -> tuple[Grant, ...]:
     if isinstance(raw, tuple | list) and all(isinstance(g, Grant) for g in raw):
         return tuple(raw)
     raise ConfigError("setting 'tokens' must be a table of name = { role, token }")
+
+
+def parse_allowlist(raw: Any) -> tuple[str, ...] | None:
+    """An allow-list from a TOML list or a comma-separated string; None when not configured.
+
+    An empty list is a configured allow-list that keeps only the contract's keys.
+
+    Example:
+        >>> parse_allowlist("http.method, db.*")
+        ('http.method', 'db.*')
+    """
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    if not isinstance(raw, list | tuple) or not all(isinstance(p, str) for p in raw):
+        raise ConfigError("setting 'attribute_allowlist' must be a list of keys or patterns")
+    return tuple(p.strip() for p in raw if p.strip())
 
 
 def _grant(name: str, entry: Any) -> Grant:

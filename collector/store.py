@@ -16,6 +16,7 @@ whole table the same anti-join grows with the table (86 ms per 8k-span batch at 
 
 from __future__ import annotations
 
+import datetime
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,6 +26,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from collector import audit
 from collector._endpoint import connect
 from collector.errors import StoreNotFound
 from mining.schema import events_ddl
@@ -107,12 +109,15 @@ ANTI JOIN (
 
 # The same for events, by ``event_id``; events without ``seq`` (mapped from foreign spans)
 # are numbered in arrival order after the highest ``seq`` seen.
-_INSERT_EVENTS = """
+# ``RETURNING`` hands back exactly the rows inserted (after de-duplication) with their
+# content hashes, computed by DuckDB in bulk, for the audit chain (:mod:`collector.audit`).
+_INSERT_EVENTS = f"""
 INSERT INTO events BY NAME
-SELECT * EXCLUDE (_ord, seq), coalesce(seq, $base + _ord) AS seq FROM ({batch}) b
+SELECT * EXCLUDE (_ord, seq), coalesce(seq, $base + _ord) AS seq FROM ({{batch}}) b
 ANTI JOIN (
     SELECT event_id FROM events WHERE ts BETWEEN $lo AND $hi OR ($nulls AND ts IS NULL)
 ) e ON e.event_id = b.event_id
+RETURNING event_id, {audit.content_hash_sql()} AS content_hash
 """
 
 _FIRST_COPIES = """
@@ -141,6 +146,7 @@ class Store:
         self._lock = threading.Lock()
         self._next_span_seq = _scalar(con, "SELECT coalesce(max(seq), 0) FROM spans")
         self._next_event_seq = _scalar(con, "SELECT coalesce(max(seq), 0) FROM events")
+        self._audit_head = audit.Head.load(con)
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -152,6 +158,8 @@ class Store:
             for ddl in (_SPANS_DDL, events_ddl(), _LOG_RECORDS_DDL, _METRICS_DDL):
                 con.execute(ddl)
             con.execute(_AUDIT_READS_DDL)
+            for ddl in audit.DDL:
+                con.execute(ddl)
             _migrate(con)
             con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
         except BaseException:
@@ -188,6 +196,17 @@ class Store:
         inserted = self.write([{"events": events, "log_records": log_records}])
         return sum(inserted.values())
 
+    def prune(self, cutoff: datetime.datetime, key: bytes) -> audit.PruneReport:
+        """Delete data older than ``cutoff`` behind a signed checkpoint (:func:`audit.prune`).
+
+        Under the write lock, so no group commit interleaves with it; the chain's head is
+        reloaded afterwards.
+        """
+        with self._lock:
+            report = audit.prune(self._con, cutoff, key)
+            self._audit_head = audit.Head.load(self._con)
+            return report
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new connection to the same database for reading; the caller closes it."""
         return self._con.cursor()
@@ -212,6 +231,7 @@ class Store:
         con = self._con
         inserted: dict[str, int] = {}
         bases = {"spans": self._next_span_seq, "events": self._next_event_seq}
+        head = self._audit_head
         con.begin()
         try:
             for step in steps:
@@ -222,7 +242,14 @@ class Store:
                         # Above every seq seen, so collector numbers never undercut a sender's.
                         bases[step.table] = max(bases[step.table], params.pop("seen", 0))
                         params["base"] = bases[step.table] + 1
-                    inserted[step.table] = _scalar(con, step.sql, params or None)
+                    if step.table == "events":
+                        # Every inserted event is chained in the same transaction.
+                        rows = con.sql(step.sql, params=params).to_arrow_table()
+                        trail, head = audit.audit_rows(head, rows)
+                        audit.append(con, trail)
+                        inserted["events"] = rows.num_rows
+                    else:
+                        inserted[step.table] = _scalar(con, step.sql, params or None)
                 finally:
                     con.unregister(step.view)
             con.commit()
@@ -234,6 +261,7 @@ class Store:
             if step.table in bases:
                 bases[step.table] += step.rows.num_rows
         self._next_span_seq, self._next_event_seq = bases["spans"], bases["events"]
+        self._audit_head = head
         return inserted
 
 
