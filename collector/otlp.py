@@ -30,6 +30,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from collector.allowlist import filter_attributes, key_regex
 from collector.errors import InvalidPayload
 from collector.mapping import spans_to_events
 from collector.otlp_logs import EVENT_SCHEMA, LOG_RECORD_SCHEMA, decode_log_request
@@ -85,10 +86,12 @@ class Signal(enum.Enum):
 
 @dataclasses.dataclass(frozen=True)
 class DecodeOptions:
-    """How spans of other sources become events (see :mod:`collector.mapping`)."""
+    """How spans of other sources become events (see :mod:`collector.mapping`), and which
+    attributes are kept (:mod:`collector.allowlist`; None keeps all)."""
 
     map_spans: bool = True
     case_attribute: str | None = None
+    attribute_allowlist: tuple[str, ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,21 +137,32 @@ def decode(
     try:
         if signal is Signal.TRACES:
             spans, reasons = decode_span_request(body)
+            spans = _allowed(spans, options)  # before mapping: dropped values reach no table
             rows = {"spans": spans}
             if options.map_spans:
                 rows["events"] = spans_to_events(spans, options.case_attribute)
         elif signal is Signal.LOGS:
             request = message if is_json else ExportLogsServiceRequest.FromString(body)
             events, log_records, reasons = decode_log_request(request)
-            rows = {"events": events, "log_records": log_records}
+            rows = {
+                "events": _allowed(events, options),
+                "log_records": _allowed(log_records, options),
+            }
         else:
             request = message if is_json else ExportMetricsServiceRequest.FromString(body)
             metrics, reasons = decode_metric_request(request)
-            rows = {"metrics": metrics}
+            rows = {"metrics": _allowed(metrics, options)}
     except DecodeError as exc:
         name = signal.request_type.__name__
         raise InvalidPayload(f"body is not a valid {name} protobuf: {exc}") from None
     return Decoded(rows, len(reasons), tuple(dict.fromkeys(reasons)))
+
+
+def _allowed(table: pa.Table, options: DecodeOptions) -> pa.Table:
+    if options.attribute_allowlist is None:
+        return table
+    regex = key_regex(options.attribute_allowlist, options.case_attribute)
+    return filter_attributes(table, regex)
 
 
 def decode_traces(body: bytes) -> pa.Table:

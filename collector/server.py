@@ -46,7 +46,9 @@ def create_app(store: Store, settings: CollectorSettings) -> Starlette:
         queue_max_requests=settings.queue_max_requests,
         group_max_rows=settings.group_max_rows,
     )
-    options = DecodeOptions(settings.map_spans, settings.case_attribute)
+    options = DecodeOptions(
+        settings.map_spans, settings.case_attribute, settings.attribute_allowlist
+    )
     pipeline = Pipeline(settings, Decoder(settings.decode_workers, options), writer, stats)
     api = QueryApi(store, writer, settings)
 

@@ -234,3 +234,71 @@ def test_prune_refuses_a_broken_chain(db: Path) -> None:
             store.prune(NOW, b"k" * 32)
     finally:
         store.close()
+
+
+def test_allowlist_drops_unlisted_attributes_before_storage(
+    serve: Any, otlp: Any, case_records: list[Any]
+) -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+
+    running = serve(attribute_allowlist=("http.*", "tenant"), case_attribute="order.id")
+    secret = otlp.work_item("e9", 9, "started", **{"patient.name": "Jane Roe", "tenant": "t1"})
+    heartbeat = otlp.log_record({"baton.bot.id": "b1", "user.email": "x@y"}, body="alive")
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.add(key="service.name", value=otlp.any_value("shop"))
+    span = resource_spans.scope_spans.add().spans.add(
+        trace_id=bytes(range(1, 17)),
+        span_id=bytes(range(1, 9)),
+        name="GET /cart",
+        start_time_unix_nano=1_772_442_000_000_000_000,
+        end_time_unix_nano=1_772_442_001_000_000_000,
+    )
+    span.attributes.extend(
+        KeyValue(key=k, value=otlp.any_value(v))
+        for k, v in {"http.method": "GET", "order.id": "o-7", "patient.ssn": "123"}.items()
+    )
+    for path, body in (
+        ("/v1/logs", otlp.logs_body([*case_records[:2], secret, heartbeat])),
+        ("/v1/traces", request.SerializeToString()),
+    ):
+        response = requests.post(
+            f"{running.url}{path}",
+            data=body,
+            headers={"Content-Type": "application/x-protobuf"},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+    cur = running.store.cursor()
+    try:
+        event = cur.execute("SELECT attributes FROM events WHERE event_id = 'e9'").fetchone()
+        record = cur.execute("SELECT attributes FROM log_records").fetchone()
+        stored = cur.execute("SELECT attributes FROM spans").fetchone()
+        mapped = cur.execute("SELECT DISTINCT case_id FROM events WHERE workflow = 'shop'")
+        case_ids = mapped.fetchall()
+    finally:
+        cur.close()
+    assert event is not None and record is not None and stored is not None
+    assert event[0] == {"baton.item_id": "item-case_a", "tenant": "t1"}
+    assert record[0] == {"baton.bot.id": "b1"}
+    assert {kv["key"] for kv in stored[0]} == {"http.method", "order.id"}
+    assert case_ids == [("o-7",)]
+
+
+def test_allowlist_on_sliced_tables_and_from_the_environment() -> None:
+    from collector.allowlist import filter_attributes, key_regex
+    from collector.config import load_settings
+
+    maps = pa.array(
+        [[("a", "1"), ("x", "2")], None, [("x", "3")], [("ab", "4")]],
+        pa.map_(pa.string(), pa.string()),
+    )
+    table = pa.table({"attributes": maps}).slice(1)
+    kept = filter_attributes(table, key_regex(("a*",)))
+    assert kept.column("attributes").to_pylist() == [None, [], [("ab", "4")]]
+    settings = load_settings(db=None, attribute_allowlist="http.*, tenant")
+    assert settings.attribute_allowlist == ("http.*", "tenant")
+    assert load_settings(db=None).attribute_allowlist is None
