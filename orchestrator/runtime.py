@@ -126,11 +126,9 @@ class Writes:
     closed: list[tuple[str, str, int]] = dataclasses.field(default_factory=list)
 
     def apply(self, store: StateBackend) -> None:
-        for row in self.items:
-            store.put_item(row)
+        store.put_items(self.items)
         store.append_events(self.events)
-        for case_id, outcome, ts_us in self.closed:
-            store.close_case(case_id, outcome, ts_us)
+        store.close_cases(self.closed)
         store.commit()
 
 

@@ -93,7 +93,9 @@ class StateBackend(Protocol):
     def append_events(self, events: Sequence[tuple[str, bytes]]) -> None: ...
     def add_case(self, case_id: str, reference: str, fields: Mapping[str, Any]) -> bool: ...
     def close_case(self, case_id: str, outcome: str, ts_us: int) -> None: ...
+    def close_cases(self, closed: Sequence[tuple[str, str, int]]) -> None: ...
     def put_item(self, item: Mapping[str, Any]) -> None: ...
+    def put_items(self, items: Sequence[Mapping[str, Any]]) -> None: ...
     def set_meta(self, key: str, value: str) -> None: ...
     def get_meta(self, key: str) -> str | None: ...
     def lease(
@@ -210,19 +212,29 @@ class StateStore:
 
     def close_case(self, case_id: str, outcome: str, ts_us: int) -> None:
         """Close a case once; closing it again (in a replay) changes nothing."""
+        self.close_cases([(case_id, outcome, ts_us)])
+
+    def close_cases(self, closed: Sequence[tuple[str, str, int]]) -> None:
+        """Close several cases, each given as (case id, outcome, time)."""
         with self._lock:
             self._begin()
-            self._con.execute(
+            self._con.executemany(
                 "UPDATE cases SET status='closed', outcome=?, closed_us=?"
                 " WHERE case_id=? AND status <> 'closed'",
-                (outcome, ts_us, case_id),
+                [(outcome, ts_us, case_id) for case_id, outcome, ts_us in closed],
             )
 
     def put_item(self, item: Mapping[str, Any]) -> None:
         """Insert or update a work item row (all of :data:`ITEM_COLUMNS`)."""
+        self.put_items([item])
+
+    def put_items(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """Insert or update several work item rows in one statement."""
         with self._lock:
             self._begin()
-            self._con.execute(_UPSERT_ITEM, {c: item.get(c) for c in ITEM_COLUMNS})
+            self._con.executemany(
+                _UPSERT_ITEM, [tuple(item.get(c) for c in ITEM_COLUMNS) for item in items]
+            )
 
     def set_meta(self, key: str, value: str) -> None:
         with self._lock:
@@ -344,7 +356,7 @@ class StateStore:
 
 _UPSERT_ITEM = (
     f"INSERT INTO items({', '.join(ITEM_COLUMNS)})"
-    f" VALUES ({', '.join(':' + c for c in ITEM_COLUMNS)})"
+    f" VALUES ({', '.join('?' for _ in ITEM_COLUMNS)})"
     " ON CONFLICT(item_id) DO UPDATE SET "
     + ", ".join(f"{c}=excluded.{c}" for c in ITEM_COLUMNS if c != "item_id")
 )
