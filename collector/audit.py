@@ -7,8 +7,8 @@ hash || content hash), both as hex (the first row's previous hash is :data:`GENE
 Changing an event, removing an audit or event row, or reordering audit rows breaks a
 recomputation that :func:`verify` does from the events themselves.
 
-The canonical serialization is DuckDB's ``to_json`` of a struct of the contract's event
-columns in contract order (:func:`content_hash_sql`), so the hot path hashes in SQL, in
+The canonical serialization is the contract's event columns in contract order, each as
+DuckDB's ``to_json`` writes it (:func:`content_hash_sql`), so the hot path hashes in SQL, in
 bulk, inside the ``INSERT ... RETURNING`` that stores the rows; only the chain (one SHA-256
 per row over 64 bytes) runs in Python.
 
@@ -94,12 +94,15 @@ class AuditError(CollectorError):
 def content_hash_sql(alias: str = "") -> str:
     """SQL for the hex SHA-256 of an events row's canonical serialization.
 
-    ``to_json`` of a struct keeps the contract's column order, writes NULL as ``null`` (so
-    a missing value never reads like an empty one) and timestamps in ISO form. ``alias``
+    The serialization is the row as a JSON array body: every contract column in contract
+    order, each as ``to_json`` writes it (strings quoted and escaped, so no value can pass
+    for a separator; ``null`` for NULL, distinct from an empty string; ISO timestamps; the
+    attribute map as an object). Without the field names it hashes ~35% fewer bytes than
+    ``to_json`` of a struct, and SHA-256 is most of the cost (docs/benchmarks.md). ``alias``
     qualifies the columns (``e.``), or leaves them bare for ``RETURNING``.
     """
-    fields = ", ".join(f"{name} := {alias}{name}" for name, _ in EVENT_COLUMNS)
-    return f"sha256(to_json(struct_pack({fields})))"
+    values = ", ".join(f"coalesce(to_json({alias}{name}), 'null')" for name, _ in EVENT_COLUMNS)
+    return f"sha256(concat_ws(',', {values}))"
 
 
 def chain(previous: str, content_hashes: list[str]) -> list[str]:
