@@ -134,11 +134,15 @@ class Head:
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection) -> Head:
         """The newest audit row, else the newest checkpoint, else the genesis."""
-        row = con.execute("SELECT seq, chain_hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        row = _first(
+            con.execute("SELECT seq, chain_hash FROM audit ORDER BY seq DESC LIMIT 1").fetchall()
+        )
         if row is None:
-            row = con.execute(
-                "SELECT seq, chain_hash FROM audit_checkpoints ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
+            row = _first(
+                con.execute(
+                    "SELECT seq, chain_hash FROM audit_checkpoints ORDER BY seq DESC LIMIT 1"
+                ).fetchall()
+            )
         return cls(int(row[0]), str(row[1])) if row else cls()
 
 
@@ -224,10 +228,12 @@ class Checkpoint:
 
 def latest_checkpoint(con: duckdb.DuckDBPyConnection) -> Checkpoint | None:
     """The checkpoint verification starts from (the newest one), if any."""
-    row = con.execute(
-        "SELECT created_ts, seq, chain_hash, cutoff_ts, holes, holes_digest, signature "
-        "FROM audit_checkpoints ORDER BY created_ts DESC, seq DESC LIMIT 1"
-    ).fetchone()
+    row = _first(
+        con.execute(
+            "SELECT created_ts, seq, chain_hash, cutoff_ts, holes, holes_digest, signature "
+            "FROM audit_checkpoints ORDER BY created_ts DESC, seq DESC LIMIT 1"
+        ).fetchall()
+    )
     return Checkpoint(*row) if row else None
 
 
@@ -401,9 +407,11 @@ def _batches(
 
 def has_audit(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the file has an audit trail at all (files of older collectors do not)."""
-    row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'audit'"
-    ).fetchone()
+    row = _first(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'audit'"
+        ).fetchall()
+    )
     return bool(row and row[0])
 
 
@@ -443,12 +451,14 @@ def prune(con: duckdb.DuckDBPyConnection, cutoff: dt.datetime, key: bytes) -> Pr
     con.begin()
     try:
         old = "(SELECT event_id FROM events WHERE ts < $cutoff)"
-        kept_from = con.execute(
-            "SELECT min(a.seq) FROM audit a JOIN events e ON e.event_id = a.event_id "
-            "WHERE e.ts IS NULL OR e.ts >= $cutoff",
-            params,
-        ).fetchone()
-        last = con.execute("SELECT max(seq) FROM audit").fetchone()
+        kept_from = _first(
+            con.execute(
+                "SELECT min(a.seq) FROM audit a JOIN events e ON e.event_id = a.event_id "
+                "WHERE e.ts IS NULL OR e.ts >= $cutoff",
+                params,
+            ).fetchall()
+        )
+        last = _first(con.execute("SELECT max(seq) FROM audit").fetchall())
         first_kept = kept_from[0] if kept_from and kept_from[0] is not None else None
         prefix_end = (first_kept - 1) if first_kept is not None else (last[0] if last else None)
         deleted: dict[str, int] = {}
@@ -463,9 +473,11 @@ def prune(con: duckdb.DuckDBPyConnection, cutoff: dt.datetime, key: bytes) -> Pr
                     {**params, "end": prefix_end},
                 ).fetchall()
             ]
-            row = con.execute(
-                "SELECT chain_hash FROM audit WHERE seq = $end", {"end": prefix_end}
-            ).fetchone()
+            row = _first(
+                con.execute(
+                    "SELECT chain_hash FROM audit WHERE seq = $end", {"end": prefix_end}
+                ).fetchall()
+            )
             if row:
                 at = Head(prefix_end, str(row[0]))
             elif previous is not None:  # nothing new to cut: the prefix ends where it did
@@ -509,8 +521,14 @@ def prune(con: duckdb.DuckDBPyConnection, cutoff: dt.datetime, key: bytes) -> Pr
     return PruneReport(deleted, checkpoint)
 
 
+def _first(rows: list[Any]) -> Any:
+    """The first row or None: ``fetchone`` would leave the result open, and DuckDB 2.0
+    refuses the connection's next statement until it is drained."""
+    return rows[0] if rows else None
+
+
 def _count(con: duckdb.DuckDBPyConnection, sql: str, **params: Any) -> int:
-    row = con.execute(sql, params).fetchone()
+    row = _first(con.execute(sql, params).fetchall())
     return int(row[0]) if row and row[0] is not None else 0
 
 

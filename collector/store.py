@@ -208,7 +208,12 @@ class Store:
             return report
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A new connection to the same database for reading; the caller closes it."""
+        """A new connection to the same database for reading; the caller closes it.
+
+        Imports write events through a cursor (and chain them); the store's cached audit
+        head is then stale, so an import is followed by :meth:`close` (as the CLI does)
+        before this store writes again.
+        """
         return self._con.cursor()
 
     def counts(self) -> dict[str, int]:

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from collector import audit
 from collector.exporters import ExportFormat, export_query
 from collector.importers import ImportOptions, OcelTables, detect_format, read_log
 from collector.importers._model import OnBytes, workflow_from_name
@@ -285,7 +286,27 @@ def _insert_events(con: duckdb.DuckDBPyConnection, events: pa.Table, prefix: str
         events = events.take(rows)
     if not events.num_rows:
         return 0
-    return _insert_view(con, "import_batch", events, _INSERT_EVENTS, {})
+    return _insert_chained(con, events)
+
+
+def _insert_chained(con: duckdb.DuckDBPyConnection, events: pa.Table) -> int:
+    """Insert ``events`` and, in a collector's file, append them to its audit trail.
+
+    Imported events are stored events like any other, so they are chained too (same
+    transaction, same canonical hash as :class:`~collector.store.Store`); a plain DuckDB
+    file without the audit tables just gets the rows.
+    """
+    if not audit.has_audit(con):
+        return _insert_view(con, "import_batch", events, _INSERT_EVENTS, {})
+    sql = f"{_INSERT_EVENTS} RETURNING event_id, {audit.content_hash_sql()} AS content_hash"
+    con.register("import_batch", events)
+    try:
+        inserted = con.sql(sql).to_arrow_table()
+    finally:
+        con.unregister("import_batch")
+    trail, _ = audit.audit_rows(audit.Head.load(con), inserted)
+    audit.append(con, trail)
+    return inserted.num_rows
 
 
 def _labelled(events: pa.Table, workflow: str, *, forced: bool) -> pa.Table:

@@ -302,3 +302,23 @@ def test_allowlist_on_sliced_tables_and_from_the_environment() -> None:
     settings = load_settings(db=None, attribute_allowlist="http.*, tenant")
     assert settings.attribute_allowlist == ("http.*", "tenant")
     assert load_settings(db=None).attribute_allowlist is None
+
+
+def test_imported_events_are_chained_after_ingested_ones(db: Path, tmp_path: Path) -> None:
+    from collector.transfer import import_file
+
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "case_id,activity,ts\nc1,register,2026-03-01T09:00:00Z\nc1,check,2026-03-01T10:00:00Z\n"
+    )
+    store = Store.open(db)
+    con = store.cursor()
+    try:
+        assert import_file(con, log).inserted == 2
+        assert import_file(con, log).inserted == 0  # re-import: nothing new, nothing chained
+        result = audit.verify(con, None)
+    finally:
+        con.close()
+        store.close()
+    assert result.intact, result.summary()
+    assert result.rows == 12
