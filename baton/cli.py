@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import sys
 
-import click
 import typer
 
 from baton import __version__
@@ -47,23 +46,19 @@ def version() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script: one line per error, never a traceback."""
+    """Entry point of the console script: one line per error, never a traceback.
+
+    Usage errors (a bad option or value) are Typer's to report, with its usage line and exit
+    code 2; Baton's own errors become ``error: ...`` and exit 1.
+    """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv)
     except BatonError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)
     except FileNotFoundError as exc:
         typer.echo(f"error: no such file: {exc.filename or exc}", err=True)
         sys.exit(1)
-    except click.exceptions.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -98,3 +98,19 @@ def test_demo_refuses_a_busy_port(tmp_path: Path):
         busy = sock.getsockname()[1]
         result = run("demo", "--no-browser", "--collector-port", str(busy), cwd=tmp_path)
     assert_one_line_error(result, f"port {busy}", "in use")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("simulate", "--days", "abc"), "Invalid value for '--days'"),
+        (("nosuchcommand",), "No such command"),
+    ],
+)
+def test_usage_errors_show_usage_not_a_traceback(
+    tmp_path: Path, args: tuple[str, ...], fragment: str
+):
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert fragment in result.stderr and "Usage:" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
