@@ -42,6 +42,9 @@ def simulate(
     speed: Annotated[
         float | None, typer.Option(help="With --live: simulated seconds per real second.")
     ] = None,
+    span_exporter: Annotated[
+        str | None, typer.Option(help="fast (Baton's) or otlp (the SDK's OTLP/HTTP exporter).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Run the sample clinic and send its telemetry to the collector."""
@@ -51,6 +54,7 @@ def simulate(
     settings = load_simulation_settings(
         days=days, seed=seed, endpoint=endpoint, state=state, per_weekday=per_weekday,
         start=start, scenario=scenario, live=live or None, speed=speed,
+        span_exporter=span_exporter,
     )  # fmt: skip
     if settings.live:
         typer.echo(

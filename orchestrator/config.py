@@ -19,7 +19,9 @@ class SimulationSettings:
     """How ``baton simulate`` runs the sample clinic.
 
     ``state`` is the SQLite state file (a temporary one when not given); ``key_file`` holds
-    the pseudonym key when ``BATON_PSEUDONYM_KEY`` is not set.
+    the pseudonym key when ``BATON_PSEUDONYM_KEY`` is not set. ``span_exporter`` is ``fast``
+    (Baton's span processor, the default) or ``otlp`` (the SDK's own batch processor and
+    OTLP/HTTP exporter).
     """
 
     endpoint: str = DEFAULT_ENDPOINT
@@ -32,6 +34,7 @@ class SimulationSettings:
     scenario: str = "normal"
     live: bool = False
     speed: float = 60.0
+    span_exporter: str = "fast"
 
 
 def load_simulation_settings(**overrides: Any) -> SimulationSettings:
@@ -45,6 +48,8 @@ class OrchestratorSettings:
     ``token`` protects the orchestrator's HTTP API (case triggers, the workbench's identified
     view); when unset, a random one is written next to the state file on first run.
     ``bots`` names a ``module:attribute`` that is a bot registry or a function returning one.
+    ``span_exporter`` is ``fast`` (Baton's span processor) or ``otlp`` (the SDK's batch
+    processor and OTLP/HTTP exporter), as for ``baton simulate``.
     """
 
     state: Path = Path(".baton/orchestrator.sqlite")
@@ -60,6 +65,7 @@ class OrchestratorSettings:
     offline_after_s: float = 60.0
     poll_s: float = 0.2
     key_file: Path = Path(".baton/pseudonym.key")
+    span_exporter: str = "fast"
 
 
 def load_orchestrator_settings(**overrides: Any) -> OrchestratorSettings:

@@ -120,7 +120,7 @@ def worker_main(settings: OrchestratorSettings, playbook_dir: Path, worker_id: s
     # Each incarnation gets its own id: a restarted worker must not keep a dead one's
     # heartbeat fresh, or the dead one's leases would never be reclaimed.
     worker_id = f"{worker_id}.{os.getpid()}"
-    provider, _ = tracer_provider(settings.endpoint)
+    provider, _ = tracer_provider(settings.endpoint, exporter=settings.span_exporter)
     runtime = _runtime(settings, playbook_dir, worker_id, provider.get_tracer(__name__))
     beats = _runtime(settings, playbook_dir, worker_id, provider.get_tracer(__name__))
 
@@ -191,7 +191,7 @@ def start_service(
 
 def _serve(settings: OrchestratorSettings, playbook_dir: Path, token: str,
            stop: threading.Event, ready: threading.Event) -> None:  # fmt: skip
-    provider, _ = tracer_provider(settings.endpoint)
+    provider, _ = tracer_provider(settings.endpoint, exporter=settings.span_exporter)
     runtime = _runtime(settings, playbook_dir, "orchestrator", provider.get_tracer(__name__))
     runtime.store.set_meta("playbooks", str(playbook_dir.resolve()))
     runtime.store.commit()

@@ -32,7 +32,7 @@ from orchestrator.playbook import Playbook, validate
 from orchestrator.scenarios import Scenario, scenario
 from orchestrator.shipper import Shipper
 from orchestrator.store import StateStore
-from orchestrator.telemetry import tracer_provider
+from orchestrator.telemetry import SPAN_EXPORTERS, tracer_provider
 
 Progress = Callable[[float, float], None]
 
@@ -197,6 +197,11 @@ def run_simulation(
     """Simulate ``settings.days`` of the clinic and ship all telemetry to the collector."""
     if settings.days <= 0:
         raise ConfigError(f"days must be positive, not {settings.days:g}")
+    if settings.span_exporter not in SPAN_EXPORTERS:
+        raise ConfigError(
+            f"span exporter must be one of {', '.join(SPAN_EXPORTERS)}, not "
+            f"{settings.span_exporter!r}"
+        )
     start = _parse_start(settings.start)
     world = scenario(settings.scenario, start)
     check_collector(settings.endpoint)
@@ -229,7 +234,7 @@ def run_simulation(
         finished = store.get_meta("finished") is not None
         store.set_meta("run", run_id)
         store.commit()
-        provider, exporter = tracer_provider(settings.endpoint)
+        provider, exporter = tracer_provider(settings.endpoint, exporter=settings.span_exporter)
         shipper = Shipper(state_path, settings.endpoint)
         shipper.start()
         clock = VirtualClock(start)

@@ -83,6 +83,11 @@ class CountingExporter(SpanExporter):
         return self.inner.force_flush(timeout_millis)
 
 
+#: Span exporters to choose from: Baton's own (default) or the SDK's batch processor with its
+#: OTLP/HTTP exporter.
+SPAN_EXPORTERS = ("fast", "otlp")
+
+
 class SpanCounts(Protocol):
     """How many spans reached the collector, and how many were given up."""
 

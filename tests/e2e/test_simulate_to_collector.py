@@ -37,8 +37,9 @@ def simulated(tmp_path_factory: pytest.TempPathFactory):
     try:
         shared.wait_for(f"{url}/healthz", proc)
         result = subprocess.run(
+            # the SDK's own OTLP/HTTP exporter here; the other end-to-end tests use Baton's
             baton_cmd("simulate", "--days", "2", "--seed", "11", "--endpoint", url,
-                      "--state", str(state), "--json"),
+                      "--state", str(state), "--span-exporter", "otlp", "--json"),
             capture_output=True, text=True, env=env, cwd=tmp, timeout=300,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
