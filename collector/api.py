@@ -109,8 +109,8 @@ class QueryApi:
         filters = Filters.from_mapping(values)
         where, params = filters.where()
         if case_id:
-            where += " AND case_id = ?"
-            params.append(case_id)
+            where += " AND case_id = $case_id"
+            params["case_id"] = case_id
 
         def read() -> pa.Table:
             cur = self.store.cursor()

@@ -26,9 +26,7 @@ AGE_BUCKETS: tuple[tuple[str, float], ...] = (
 )
 
 
-def _run(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any]
-) -> pl.DataFrame:
+def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> pl.DataFrame:
     return con.sql(sql, params=params).pl()
 
 
@@ -110,7 +108,7 @@ def _open_items_sql() -> str:
     """
 
 
-def _queue_sql(select: str, filters: Filters | None) -> tuple[str, list[Any]]:
+def _queue_sql(select: str, filters: Filters | None) -> tuple[str, dict[str, Any]]:
     return with_views(select, filters, ctes=(("open_items", _open_items_sql()),))
 
 
@@ -130,7 +128,7 @@ def queue_summary(
         """,
         filters,
     )
-    return _run_named(con, sql, params, moment)
+    return _run(con, sql, {**params, "at": moment})
 
 
 def queue_aging(
@@ -154,19 +152,7 @@ def queue_aging(
         """,
         filters,
     )
-    return _run_named(con, sql, params, moment)
-
-
-def _run_named(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], at: datetime | None
-) -> pl.DataFrame:
-    # The events CTE uses positional "?" parameters and the queue views a named $at;
-    # DuckDB cannot mix the two styles, so positional ones are inlined as named ones.
-    named: dict[str, Any] = {"at": at}
-    for i, value in enumerate(params):
-        sql = sql.replace("?", f"$p{i}", 1)
-        named[f"p{i}"] = value
-    return _run(con, sql, named)
+    return _run(con, sql, {**params, "at": moment})
 
 
 def retry_hotspots(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pl.DataFrame:

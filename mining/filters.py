@@ -28,21 +28,25 @@ class Filters:
     payer: str | None = None
     site: str | None = None
 
-    def where(self) -> tuple[str, list[Any]]:
-        """The ``WHERE`` clause (``TRUE`` if empty) and its parameters."""
+    def where(self) -> tuple[str, dict[str, Any]]:
+        """The ``WHERE`` clause (``TRUE`` if empty) and its named parameters.
+
+        Parameters are named (``$f_since``) so a figure can add its own (``$at``) to the
+        same query: DuckDB does not mix named and positional parameters.
+        """
         clauses: list[str] = []
-        params: list[Any] = []
+        params: dict[str, Any] = {}
         if self.since is not None:
-            clauses.append("ts >= ?")
-            params.append(_naive_utc(self.since))
+            clauses.append("ts >= $f_since")
+            params["f_since"] = _naive_utc(self.since)
         if self.until is not None:
-            clauses.append("ts < ?")
-            params.append(_naive_utc(self.until))
+            clauses.append("ts < $f_until")
+            params["f_until"] = _naive_utc(self.until)
         for column in ("workflow", "payer", "site"):
             value = getattr(self, column)
             if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
+                clauses.append(f"{column} = $f_{column}")
+                params[f"f_{column}"] = value
         return (" AND ".join(clauses) or "TRUE"), params
 
     @classmethod

@@ -18,7 +18,7 @@ QUEUE_ARRIVALS = ("enqueued", "retried", "escalated")
 QUEUE_DEPARTURES = ("started", "resumed")
 
 
-def events_cte(filters: Filters | None) -> tuple[str, list[Any]]:
+def events_cte(filters: Filters | None) -> tuple[str, dict[str, Any]]:
     """``ev`` as a CTE body: the events that pass ``filters``."""
     where, params = (filters or Filters()).where()
     return f"SELECT * FROM events WHERE {where}", params
@@ -52,7 +52,7 @@ def with_views(
     *,
     instances: bool = False,
     ctes: tuple[tuple[str, str], ...] = (),
-) -> tuple[str, list[Any]]:
+) -> tuple[str, dict[str, Any]]:
     """Wrap ``body`` in the CTEs it reads: ``ev`` always, ``inst`` when asked, then ``ctes``."""
     ev_sql, params = events_cte(filters)
     parts = [f"ev AS ({ev_sql})"]

@@ -30,7 +30,6 @@ CREATE TABLE IF NOT EXISTS cases (
     payload TEXT NOT NULL,          -- identified details (JSON); never leaves this store
     status TEXT NOT NULL,           -- open | closed
     outcome TEXT,
-    items INTEGER NOT NULL DEFAULT 0,
     created_us INTEGER NOT NULL,
     closed_us INTEGER
 );
@@ -198,17 +197,6 @@ class StateStore:
                 ),
             )
             return cursor.rowcount == 1
-
-    def next_item_no(self, case_id: str) -> int:
-        """Reserve the next item ordinal of a case."""
-        with self._lock:
-            self._begin()
-            row = self._con.execute(
-                "UPDATE cases SET items = items + 1 WHERE case_id = ? RETURNING items", (case_id,)
-            ).fetchone()
-            if row is None:
-                raise StateError(f"no case {case_id} in {self.path}")
-            return int(row[0])
 
     def close_case(self, case_id: str, outcome: str, ts_us: int) -> None:
         """Close a case once; closing it again (in a replay) changes nothing."""

@@ -15,10 +15,9 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import requests
+from baton.demo import wait_http
 
 HERE = Path(__file__).resolve().parent
 #: Not a secret: it only pseudonymizes the made-up patients of the sample clinic.
@@ -57,12 +56,7 @@ def generate(scenario: str, outputs: dict[str, str], out_dir: Path, env: dict[st
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(300):
-                try:
-                    if requests.get(f"{url}/healthz", timeout=1).ok:
-                        break
-                except requests.RequestException:
-                    time.sleep(0.1)
+            wait_http(f"{url}/healthz", collector, "the collector")
             simulate = _baton(
                 "simulate", "--days", DAYS, "--seed", SEED, "--per-weekday", PER_WEEKDAY,
                 "--scenario", scenario, "--endpoint", url, "--state", str(work / "state.sqlite"),
