@@ -1,6 +1,6 @@
 """Imports into and exports out of a DuckDB connection holding the ``events`` table.
 
-An import reads the whole file first (:mod:`collector.importers`, pure Arrow), then writes
+An import reads the whole file first (:mod:`mining.readers`, pure Arrow), then writes
 it in **one transaction**: the ``events`` rows, the OCEL tables of an object-centric log, and
 a row of ``imports`` metadata. A malformed file fails before the transaction starts, and a
 failure inside it rolls everything back, so an import is all or nothing.
@@ -36,9 +36,10 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from collector import audit
 from collector.exporters import ExportFormat, export_query
-from collector.importers import ImportOptions, OcelTables, detect_format, read_log
-from collector.importers._model import OnBytes, workflow_from_name
 from collector.transfer_errors import ExportFailed, ImportFailed
+from mining.errors import ReadFailed
+from mining.readers import ImportOptions, OcelTables, detect_format, read_log
+from mining.readers._model import OnBytes, workflow_from_name
 from mining.schema import events_ddl
 
 #: Files at least this large get a progress bar (when stderr is a terminal).
@@ -147,6 +148,15 @@ class ExportReport:
         ]
 
 
+@contextlib.contextmanager
+def _read_errors() -> Iterator[None]:
+    """A reader's :class:`ReadFailed` becomes the collector's :class:`ImportFailed`, same text."""
+    try:
+        yield
+    except ReadFailed as exc:
+        raise ImportFailed(str(exc)) from exc
+
+
 def import_file(
     con: duckdb.DuckDBPyConnection,
     path: Path | str,
@@ -165,12 +175,14 @@ def import_file(
     options = options or ImportOptions()
     if not path.is_file():
         raise ImportFailed(f"{path}: no such file")
-    fmt = options.format or detect_format(path)
+    with _read_errors():
+        fmt = options.format or detect_format(path)
     options = dataclasses.replace(options, format=fmt)
     import_id = _file_digest(path)
     workflow = options.workflow or workflow_from_name(path)
     with _progress(path, progress) as bar:
-        log = read_log(path, options, bar.on_bytes)
+        with _read_errors():
+            log = read_log(path, options, bar.on_bytes)
         bar.phase(f"storing {log.events.num_rows:,} events")
         prefix = f"{import_id}|{_options_fingerprint(options)}|"
         record = [import_id, path.name, str(fmt), workflow, log.object_type, log.events.num_rows]

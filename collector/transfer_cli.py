@@ -14,9 +14,9 @@ import typer
 
 from collector.config import load_settings
 from collector.exporters import ExportFormat
-from collector.importers import ColumnMapping, ImportOptions
 from collector.store import Store, open_readonly
 from collector.transfer import export_events, import_file
+from mining.readers import ColumnMapping, ImportOptions
 
 _DB_HELP = "DuckDB file (default: the collector's, BATON_COLLECTOR_DB)."
 

@@ -23,7 +23,7 @@ from typing import IO, Any
 import duckdb
 
 from collector.exporters._query import ORDERED_EVENTS, iso_sql, replacing, row_batches
-from collector.importers._columns import XES_TRANSITIONS
+from mining.readers._columns import XES_TRANSITIONS
 
 _STANDARD = ("case_id", "activity", "lifecycle", "ts", "resource", "attributes")
 _INTS = ("seq", "attempt", "priority")

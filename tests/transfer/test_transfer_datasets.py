@@ -15,9 +15,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from collector.importers import ColumnMapping, ImportOptions
-from collector.importers._columns import lifecycle_of
 from collector.transfer import import_file
+from mining.readers import ColumnMapping, ImportOptions
+from mining.readers._columns import lifecycle_of
 
 XES_LOGS = ["running-example.xes", "08_receipt.xes.gz", "helpdesk.xes.gz", "reviewing.xes"]
 SEPSIS = ColumnMapping(case="Case ID", activity="Activity", timestamp="Complete Timestamp")

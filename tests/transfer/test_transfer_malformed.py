@@ -11,9 +11,9 @@ import duckdb
 import pytest
 
 from collector import transfer
-from collector.importers import ColumnMapping, ImportOptions
 from collector.transfer import import_file
 from collector.transfer_errors import ImportFailed
+from mining.readers import ColumnMapping, ImportOptions
 
 XES = """<?xml version="1.0" encoding="UTF-8"?>
 <log xes.version="1849-2016" xmlns="http://www.xes-standard.org/">

@@ -9,9 +9,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from collector.importers import ColumnMapping, ImportOptions, SourceFormat
 from collector.transfer import import_file
 from mining.pm4py_bridge import instances_for_pm4py
+from mining.readers import ColumnMapping, ImportOptions, SourceFormat
 
 INSTANCES = """case,step,begin,end,who
 c1,triage,2024-03-01 08:00:00,2024-03-01 08:10:00,ann
@@ -172,6 +172,6 @@ def test_report_lines_say_what_happened(con, datasets: Path) -> None:
 
 @pytest.mark.parametrize("name", ["log.json", "log.xml", "log.db"])
 def test_generic_suffixes_mean_ocel(name: str) -> None:
-    from collector.importers import detect_format
+    from mining.readers import detect_format
 
     assert detect_format(Path(name)).value.startswith("ocel-")

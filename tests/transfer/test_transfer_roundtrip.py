@@ -13,9 +13,9 @@ import duckdb
 import pytest
 
 from collector.exporters import ExportFormat
-from collector.importers import ColumnMapping, ImportOptions
 from collector.transfer import export_events, import_file
 from collector.transfer_errors import ExportFailed
+from mining.readers import ColumnMapping, ImportOptions
 from mining.schema import create_events_table
 
 OUTPUTS = [

@@ -1,16 +1,18 @@
 """Readers of event-log files: each turns one file into Arrow rows of the ``events`` table.
 
-Readers are pure (a file in, Arrow tables out) and never touch a database, so the transfer
-(:mod:`collector.transfer`) can parse the whole file before opening a transaction, and a
-malformed file fails before anything is written. Every reader raises
-:class:`~collector.transfer_errors.ImportFailed` naming the line, row or element at fault.
+Readers are pure (a file in, Arrow tables out) and never touch a database, so the collector's
+import can parse the whole file before opening a transaction, and a malformed file fails
+before anything is written. They live in ``mining`` because an analyst's
+``EventLog.open("log.xes")`` reads files too, and the collector may use ``mining`` while
+``mining`` never uses the collector. Every reader raises :class:`~mining.errors.ReadFailed`
+naming the line, row or element at fault.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from collector.importers._model import (
+from mining.readers._model import (
     ColumnMapping,
     ImportedLog,
     ImportOptions,
@@ -20,11 +22,11 @@ from collector.importers._model import (
     detect_format,
     workflow_from_name,
 )
-from collector.importers.ocel_json import read_ocel_json
-from collector.importers.ocel_sqlite import read_ocel_sqlite
-from collector.importers.ocel_xml import read_ocel_xml
-from collector.importers.tabular import read_csv, read_parquet
-from collector.importers.xes import read_xes
+from mining.readers.ocel_json import read_ocel_json
+from mining.readers.ocel_sqlite import read_ocel_sqlite
+from mining.readers.ocel_xml import read_ocel_xml
+from mining.readers.tabular import read_csv, read_parquet
+from mining.readers.xes import read_xes
 
 __all__ = [
     "ColumnMapping",

@@ -7,7 +7,7 @@ resource and a lifecycle column are optional, and every other column goes into
 ``attributes`` as text. With a start column each row is one activity instance and yields a
 ``started`` event at the start time and a ``completed`` event at the timestamp, with ``seq``
 ``2 * row`` and ``2 * row + 1``; otherwise ``seq`` is the row number. CSV fields are read as
-text (empty = missing) and timestamps parsed as :func:`~collector.importers._columns.parse_times`
+text (empty = missing) and timestamps parsed as :func:`~mining.readers._columns.parse_times`
 says; the line numbers in errors assume no quoted field spans lines.
 """
 
@@ -23,7 +23,8 @@ import polars as pl
 import pyarrow as pa
 
 from baton.contract import EVENT_COLUMNS, Lifecycle
-from collector.importers._columns import (
+from mining.errors import ReadFailed
+from mining.readers._columns import (
     ARROW_SCHEMA,
     KEY_COLUMN,
     BadTime,
@@ -31,9 +32,8 @@ from collector.importers._columns import (
     lifecycles,
     parse_times,
 )
-from collector.importers._model import ColumnMapping, ImportedLog, ImportOptions, OnBytes
-from collector.importers._source import open_binary
-from collector.transfer_errors import ImportFailed
+from mining.readers._model import ColumnMapping, ImportedLog, ImportOptions, OnBytes
+from mining.readers._source import open_binary
 
 #: Column names tried, in order, for each role the options leave unnamed.
 USUAL_NAMES: dict[str, tuple[str, ...]] = {
@@ -63,7 +63,7 @@ def read_csv(path: Path, options: ImportOptions, on_bytes: OnBytes | None = None
         frame = pl.read_csv(data, separator=separator, infer_schema=False, raise_if_empty=False)
     except pl.exceptions.PolarsError as exc:
         detail = str(exc).strip().splitlines()[0]
-        raise ImportFailed(f"{path}: malformed CSV: {detail}") from None
+        raise ReadFailed(f"{path}: malformed CSV: {detail}") from None
     return _from_frame(frame, path, options, lambda row: f"line {row + 2}")
 
 
@@ -77,7 +77,7 @@ def read_parquet(
         frame = pl.read_parquet(io.BytesIO(data))
     except pl.exceptions.PolarsError as exc:
         detail = str(exc).strip().splitlines()[0]
-        raise ImportFailed(f"{path}: not a readable Parquet file: {detail}") from None
+        raise ReadFailed(f"{path}: not a readable Parquet file: {detail}") from None
     return _from_frame(frame, path, options, lambda row: f"row {row + 1}")
 
 
@@ -105,14 +105,14 @@ def _resolve(columns: list[str], mapping: ColumnMapping, path: Path) -> dict[str
         chosen = getattr(mapping, role)
         if chosen is not None:
             if chosen not in columns:
-                raise ImportFailed(f"{path}: no column {chosen!r} (--{role}-column); has {listed}")
+                raise ReadFailed(f"{path}: no column {chosen!r} (--{role}-column); has {listed}")
             roles[role] = chosen
             continue
         found = next((name for name in usual if name in columns), None)
         if found is not None:
             roles[role] = found
         elif role in _REQUIRED:
-            raise ImportFailed(
+            raise ReadFailed(
                 f"{path}: which column is the {role}? give --{role}-column (columns: {listed})"
             )
     return roles
@@ -194,7 +194,7 @@ def _require_values(
     missing = frame[column].is_null().arg_true()
     if len(missing):
         where = locate(int(missing[0]))
-        raise ImportFailed(f"{path}: {where}: empty {role} (column {column!r})")
+        raise ReadFailed(f"{path}: {where}: empty {role} (column {column!r})")
 
 
 def _times(series: pl.Series, fmt: str | None, path: Path, locate: Locate) -> pa.Array:
@@ -207,7 +207,7 @@ def _times(series: pl.Series, fmt: str | None, path: Path, locate: Locate) -> pa
     try:
         return parse_times(series, fmt)
     except BadTime as exc:
-        raise ImportFailed(f"{path}: {locate(exc.index)}: column {series.name!r}: {exc}") from None
+        raise ReadFailed(f"{path}: {locate(exc.index)}: column {series.name!r}: {exc}") from None
 
 
 def _integers(series: pl.Series, name: str, path: Path, locate: Locate) -> pa.Array:
@@ -215,7 +215,7 @@ def _integers(series: pl.Series, name: str, path: Path, locate: Locate) -> pa.Ar
     bad = (parsed.is_null() & series.is_not_null()).arg_true()
     if len(bad):
         index = int(bad[0])
-        raise ImportFailed(f"{path}: {locate(index)}: {name} {series[index]!r} is not an integer")
+        raise ReadFailed(f"{path}: {locate(index)}: {name} {series[index]!r} is not an integer")
     return parsed.to_arrow()
 
 
@@ -264,7 +264,7 @@ def _attributes_column(series: pl.Series, path: Path, locate: Locate) -> pa.Arra
         except json.JSONDecodeError:
             value = None
         if not isinstance(value, dict):
-            raise ImportFailed(f"{path}: {locate(index)}: attributes is not a JSON object")
+            raise ReadFailed(f"{path}: {locate(index)}: attributes is not a JSON object")
         rows.append(
             [(str(k), v if isinstance(v, str) else json.dumps(v)) for k, v in value.items()]
         )

@@ -12,10 +12,10 @@ from typing import Any
 
 from lxml import etree
 
-from collector.importers._model import ImportedLog, OnBytes
-from collector.importers._source import open_binary
-from collector.importers.ocel import OcelBuilder
-from collector.transfer_errors import ImportFailed
+from mining.errors import ReadFailed
+from mining.readers._model import ImportedLog, OnBytes
+from mining.readers._source import open_binary
+from mining.readers.ocel import OcelBuilder
 
 
 def read_ocel_xml(
@@ -45,10 +45,10 @@ def read_ocel_xml(
                 while parent is not None and element.getprevious() is not None:
                     del parent[0]
         except etree.XMLSyntaxError as exc:
-            raise ImportFailed(f"{path}: line {exc.lineno}: malformed XML: {exc.msg}") from None
+            raise ReadFailed(f"{path}: line {exc.lineno}: malformed XML: {exc.msg}") from None
         root = context.root
     if root is None or _local(root.tag) != "log":
-        raise ImportFailed(f"{path}: not an OCEL 2.0 XML log (no <log> root element)")
+        raise ReadFailed(f"{path}: not an OCEL 2.0 XML log (no <log> root element)")
     return builder.build(object_type)
 
 
@@ -60,7 +60,7 @@ def _required(element: Any, name: str, path: Path) -> str:
     value = element.get(name)
     if value is None:
         tag = _local(element.tag)
-        raise ImportFailed(f"{path}: line {element.sourceline}: <{tag}> has no {name!r}")
+        raise ReadFailed(f"{path}: line {element.sourceline}: <{tag}> has no {name!r}")
     return str(value)
 
 

@@ -23,7 +23,8 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from collector.importers._columns import (
+from mining.errors import ReadFailed
+from mining.readers._columns import (
     ARROW_SCHEMA,
     COLUMN_PREFIX,
     KEY_COLUMN,
@@ -34,8 +35,7 @@ from collector.importers._columns import (
     lifecycle_of,
     parse_times,
 )
-from collector.importers._model import ImportedLog, OcelTables
-from collector.transfer_errors import ImportFailed
+from mining.readers._model import ImportedLog, OcelTables
 
 #: Attribute naming the OCEL event a flattened row came from.
 OCEL_EVENT_ID = "ocel:eid"
@@ -110,7 +110,7 @@ class OcelBuilder:
         try:
             times = parse_times(self.event_times)
         except BadTime as exc:
-            raise ImportFailed(f"{self.path}: {self.where(exc.index)}: time {exc}") from None
+            raise ReadFailed(f"{self.path}: {self.where(exc.index)}: time {exc}") from None
         tables = OcelTables(
             events=pa.table(
                 {
@@ -141,7 +141,7 @@ class OcelBuilder:
         seen: set[str] = set()
         for index, event_id in enumerate(self.event_ids):
             if event_id in seen:
-                raise ImportFailed(f"{self.path}: {self.where(index)}: duplicate event id")
+                raise ReadFailed(f"{self.path}: {self.where(index)}: duplicate event id")
             seen.add(event_id)
 
     def _object_attribute_table(self) -> pa.Table:
@@ -150,7 +150,7 @@ class OcelBuilder:
             times = parse_times(attrs["ts"])
         except BadTime as exc:
             object_id = attrs["object_id"][exc.index]
-            raise ImportFailed(f"{self.path}: object {object_id!r}: attribute time {exc}") from None
+            raise ReadFailed(f"{self.path}: object {object_id!r}: attribute time {exc}") from None
         return pa.table(
             {
                 "object_id": pa.array(attrs["object_id"], pa.string()),
@@ -191,7 +191,7 @@ def _choose_type(
         known = set(tables.objects.column("object_type").to_pylist())
         if wanted not in known:
             listed = ", ".join(repr(t) for t in sorted(known)) or "none"
-            raise ImportFailed(f"{path}: no object type {wanted!r} (object types: {listed})")
+            raise ReadFailed(f"{path}: no object type {wanted!r} (object types: {listed})")
         return wanted, [
             f"case notion: object type {wanted!r} ({counts.get(wanted, 0)} of {total} events)"
         ]
@@ -236,9 +236,7 @@ def _flatten(tables: OcelTables, object_type: str, path: Path) -> pa.Table:
                 try:
                     prefixed.setdefault(key, [None] * rows)[index] = column_value(key, value)
                 except ValueError as exc:
-                    raise ImportFailed(
-                        f"{path}: event {event_ids[index]!r}: {key}: {exc}"
-                    ) from None
+                    raise ReadFailed(f"{path}: event {event_ids[index]!r}: {key}: {exc}") from None
                 own_id = own_id or key == f"{COLUMN_PREFIX}event_id"
             else:
                 kept.append((key, value))

@@ -14,9 +14,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from collector.importers._model import ImportedLog, OnBytes
-from collector.importers.ocel import OcelBuilder, text_value
-from collector.transfer_errors import ImportFailed
+from mining.errors import ReadFailed
+from mining.readers._model import ImportedLog, OnBytes
+from mining.readers.ocel import OcelBuilder, text_value
 
 _REQUIRED_TABLES = (
     "event",
@@ -34,12 +34,12 @@ def read_ocel_sqlite(
 ) -> ImportedLog:
     """Read an OCEL 2.0 SQLite file; flatten on ``object_type`` (default: the busiest type)."""
     if not path.is_file():
-        raise ImportFailed(f"{path}: no such file")
+        raise ReadFailed(f"{path}: no such file")
     con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
         builder = _read(con, path)
     except sqlite3.DatabaseError as exc:
-        raise ImportFailed(f"{path}: not a readable OCEL 2.0 SQLite file: {exc}") from None
+        raise ReadFailed(f"{path}: not a readable OCEL 2.0 SQLite file: {exc}") from None
     finally:
         con.close()
     if on_bytes is not None:
@@ -51,7 +51,7 @@ def _read(con: sqlite3.Connection, path: Path) -> OcelBuilder:
     tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     missing = [name for name in _REQUIRED_TABLES if name not in tables]
     if missing:
-        raise ImportFailed(f"{path}: not an OCEL 2.0 SQLite file (no table {missing[0]!r})")
+        raise ReadFailed(f"{path}: not an OCEL 2.0 SQLite file (no table {missing[0]!r})")
     event_rows = con.execute("SELECT ocel_id, ocel_type FROM event ORDER BY rowid").fetchall()
     builder = OcelBuilder(path, where=lambda i: f"table event, event {event_rows[i][0]!r}")
     details = _typed_rows(con, "event", tables, path)
@@ -59,10 +59,10 @@ def _read(con: sqlite3.Connection, path: Path) -> OcelBuilder:
         row = details.get(event_type, {}).get(event_id)
         if row is None:
             table = f"event_{_type_map(con, 'event').get(event_type, event_type)}"
-            raise ImportFailed(f"{path}: table {table!r} has no row for event {event_id!r}")
+            raise ReadFailed(f"{path}: table {table!r} has no row for event {event_id!r}")
         time = row.get("ocel_time")
         if time is None:
-            raise ImportFailed(f"{path}: event {event_id!r} has no ocel_time")
+            raise ReadFailed(f"{path}: event {event_id!r} has no ocel_time")
         attrs = [
             (name, text_value(value))
             for name, value in row.items()
@@ -97,7 +97,7 @@ def _typed_rows(
     for type_name, suffix in _type_map(con, kind).items():
         table = f"{kind}_{suffix}"
         if table not in tables:
-            raise ImportFailed(f"{path}: {kind} type {type_name!r} has no table {table!r}")
+            raise ReadFailed(f"{path}: {kind} type {type_name!r} has no table {table!r}")
         rows = found.setdefault(type_name, {})
         for row in _dict_rows(con, table):
             rows.setdefault(str(row["ocel_id"]), row)
@@ -116,7 +116,7 @@ def _object_attributes(
     for type_name, suffix in _type_map(con, "object").items():
         table = f"object_{suffix}"
         if table not in tables:
-            raise ImportFailed(f"{path}: object type {type_name!r} has no table {table!r}")
+            raise ReadFailed(f"{path}: object type {type_name!r} has no table {table!r}")
         for row in _dict_rows(con, table):
             changed = row.get("ocel_changed_field")
             time = row.get("ocel_time")

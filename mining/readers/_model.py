@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from collector.transfer_errors import ImportFailed
+from mining.errors import ReadFailed
 
 #: Called by readers with the number of bytes just read from the file, to drive a progress bar.
 OnBytes = Callable[[int], None]
@@ -51,13 +51,13 @@ SUFFIXES: tuple[tuple[str, SourceFormat], ...] = (
 
 
 def detect_format(path: Path) -> SourceFormat:
-    """The format a file name announces; :class:`ImportFailed` naming the known suffixes."""
+    """The format a file name announces; :class:`ReadFailed` naming the known suffixes."""
     name = path.name.lower()
     for suffix, fmt in SUFFIXES:
         if name.endswith(suffix):
             return fmt
     known = ", ".join(suffix for suffix, _ in SUFFIXES)
-    raise ImportFailed(f"{path}: unknown file type (expected one of {known})")
+    raise ReadFailed(f"{path}: unknown file type (expected one of {known})")
 
 
 def workflow_from_name(path: Path) -> str:

@@ -23,7 +23,8 @@ from typing import Any, BinaryIO
 
 from lxml import etree
 
-from collector.importers._columns import (
+from mining.errors import ReadFailed
+from mining.readers._columns import (
     COLUMN_PREFIX,
     KEY_COLUMN,
     PREFIXED_COLUMNS,
@@ -34,24 +35,23 @@ from collector.importers._columns import (
     lifecycles,
     parse_times,
 )
-from collector.importers._model import ImportedLog, OnBytes
-from collector.importers._source import open_binary
-from collector.transfer_errors import ImportFailed
+from mining.readers._model import ImportedLog, OnBytes
+from mining.readers._source import open_binary
 
 _CASE_PREFIX = "case:"
 
 
 def read_xes(path: Path, on_bytes: OnBytes | None = None) -> ImportedLog:
-    """Read an XES file into ``events`` rows; :class:`ImportFailed` names the line at fault."""
+    """Read an XES file into ``events`` rows; :class:`ReadFailed` names the line at fault."""
     with open_binary(path, on_bytes) as stream:
         parser = _XesParser(path)
         try:
             parser.parse(stream)
         except etree.XMLSyntaxError as exc:
-            raise ImportFailed(f"{path}: line {exc.lineno}: malformed XML: {exc.msg}") from None
+            raise ReadFailed(f"{path}: line {exc.lineno}: malformed XML: {exc.msg}") from None
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             where = f" after line {parser.last_line}" if parser.last_line else ""
-            raise ImportFailed(f"{path}: corrupt or truncated gzip data{where}: {exc}") from None
+            raise ReadFailed(f"{path}: corrupt or truncated gzip data{where}: {exc}") from None
     return parser.result()
 
 
@@ -88,14 +88,14 @@ class _XesParser:
         root = context.root
         if root is None or _local(root.tag) != "log":
             found = "nothing" if root is None else f"<{_local(root.tag)}>"
-            raise ImportFailed(f"{self.path}: not an XES log (root element is {found}, not <log>)")
+            raise ReadFailed(f"{self.path}: not an XES log (root element is {found}, not <log>)")
 
     def _event(self, element: Any) -> None:
         line = element.sourceline
         self.last_line = line
         parent = element.getparent()
         if parent is None or _local(parent.tag) != "trace":
-            raise ImportFailed(f"{self.path}: line {line}: <event> outside a <trace>")
+            raise ReadFailed(f"{self.path}: line {line}: <event> outside a <trace>")
         row = len(self.activities)
         activity = stamp = resource = transition = None
         extra: list[tuple[str, str]] = []
@@ -117,9 +117,9 @@ class _XesParser:
             elif value is not None:
                 extra.append((key, value))
         if activity is None:
-            raise ImportFailed(f"{self.path}: line {line}: <event> has no concept:name")
+            raise ReadFailed(f"{self.path}: line {line}: <event> has no concept:name")
         if stamp is None:
-            raise ImportFailed(f"{self.path}: line {line}: <event> has no time:timestamp")
+            raise ReadFailed(f"{self.path}: line {line}: <event> has no time:timestamp")
         self.activities.append(activity)
         self.times.append(stamp)
         self.lines.append(line)
@@ -142,9 +142,7 @@ class _XesParser:
                 case_attributes.append((_CASE_PREFIX + key, value))
         start, end = self._trace_start, len(self.activities)
         if case_id is None:
-            raise ImportFailed(
-                f"{self.path}: line {element.sourceline}: <trace> has no concept:name"
-            )
+            raise ReadFailed(f"{self.path}: line {element.sourceline}: <trace> has no concept:name")
         self.case_ids.extend([case_id] * (end - start))
         if case_attributes:
             for row in range(start, end):
@@ -159,7 +157,7 @@ class _XesParser:
         try:
             self.prefixed.setdefault(key, {})[row] = column_value(key, value)
         except ValueError as exc:
-            raise ImportFailed(f"{self.path}: line {line}: {key}: {exc}") from None
+            raise ReadFailed(f"{self.path}: line {line}: {key}: {exc}") from None
 
     def result(self) -> ImportedLog:
         rows = len(self.activities)
@@ -167,7 +165,7 @@ class _XesParser:
             times = parse_times(self.times)
         except BadTime as exc:
             line = self.lines[exc.index]
-            raise ImportFailed(f"{self.path}: line {line}: <event> time:timestamp {exc}") from None
+            raise ReadFailed(f"{self.path}: line {line}: <event> time:timestamp {exc}") from None
         columns: dict[str, Any] = {
             "seq": range(rows),
             "case_id": self.case_ids,

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from collector.importers._model import OnBytes
-from collector.transfer_errors import ImportFailed
+from mining.errors import ReadFailed
+from mining.readers._model import OnBytes
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -48,7 +48,7 @@ def open_binary(path: Path, on_bytes: OnBytes | None = None) -> Iterator[io.Buff
     try:
         raw = open(path, "rb")  # noqa: SIM115 -- closed with ``counted`` below
     except OSError as exc:
-        raise ImportFailed(f"{path}: cannot read ({exc.strerror or exc})") from exc
+        raise ReadFailed(f"{path}: cannot read ({exc.strerror or exc})") from exc
     magic = raw.read(2)
     raw.seek(0)
     counted = io.BufferedReader(_CountingReader(raw, on_bytes), buffer_size=1 << 20)

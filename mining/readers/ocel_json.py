@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from collector.importers._model import ImportedLog, OnBytes
-from collector.importers._source import open_binary
-from collector.importers.ocel import OcelBuilder, text_value
-from collector.transfer_errors import ImportFailed
+from mining.errors import ReadFailed
+from mining.readers._model import ImportedLog, OnBytes
+from mining.readers._source import open_binary
+from mining.readers.ocel import OcelBuilder, text_value
 
 
 def read_ocel_json(
@@ -25,13 +25,13 @@ def read_ocel_json(
         try:
             document = json.load(stream)
         except json.JSONDecodeError as exc:
-            raise ImportFailed(
+            raise ReadFailed(
                 f"{path}: line {exc.lineno} column {exc.colno}: malformed JSON: {exc.msg}"
             ) from None
         except UnicodeDecodeError as exc:
-            raise ImportFailed(f"{path}: not UTF-8 text ({exc.reason})") from None
+            raise ReadFailed(f"{path}: not UTF-8 text ({exc.reason})") from None
     if not isinstance(document, dict):
-        raise ImportFailed(f"{path}: not an OCEL 2.0 JSON log (top level is not an object)")
+        raise ReadFailed(f"{path}: not an OCEL 2.0 JSON log (top level is not an object)")
     events = _array(document, "events", path)
     objects = _array(document, "objects", path)
     builder = OcelBuilder(path, where=lambda i: _name("events", i, events[i]))
@@ -45,7 +45,7 @@ def read_ocel_json(
 def _array(document: dict[str, Any], key: str, path: Path) -> list[Any]:
     value = document.get(key)
     if not isinstance(value, list):
-        raise ImportFailed(f"{path}: not an OCEL 2.0 JSON log (no {key!r} array)")
+        raise ReadFailed(f"{path}: not an OCEL 2.0 JSON log (no {key!r} array)")
     return value
 
 
@@ -56,12 +56,12 @@ def _name(array: str, index: int, item: Any) -> str:
 
 def _field(item: Any, key: str, where: str, path: Path) -> str:
     if not isinstance(item, dict):
-        raise ImportFailed(f"{path}: {where}: expected an object")
+        raise ReadFailed(f"{path}: {where}: expected an object")
     value = item.get(key)
     if value is None:
-        raise ImportFailed(f"{path}: {where}: missing {key!r}")
+        raise ReadFailed(f"{path}: {where}: missing {key!r}")
     if not isinstance(value, str):
-        raise ImportFailed(f"{path}: {where}: {key!r} must be a string")
+        raise ReadFailed(f"{path}: {where}: {key!r} must be a string")
     return value
 
 
@@ -70,7 +70,7 @@ def _list(item: dict[str, Any], key: str, where: str, path: Path) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise ImportFailed(f"{path}: {where}: {key!r} must be an array")
+        raise ReadFailed(f"{path}: {where}: {key!r} must be an array")
     return value
 
 
