@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from mining.errors import InvalidFilter
 from mining.filters import Filters, parse_time
 from mining.views import QUEUE_ARRIVALS, QUEUE_DEPARTURES, with_views
 
@@ -155,19 +156,92 @@ def queue_aging(
     return _run(con, sql, {**params, "at": moment})
 
 
-def retry_hotspots(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pl.DataFrame:
-    """Failures and retries per step and error type, with the step's attempt count."""
-    body = """
-        SELECT activity,
-               coalesce(error_type, '(none)') AS error_type,
-               count(*) FILTER (WHERE lifecycle = 'failed') AS failures,
-               count(*) FILTER (WHERE lifecycle = 'retried') AS retries,
-               count(*) FILTER (WHERE lifecycle = 'escalated') AS escalations
-        FROM ev
-        WHERE lifecycle IN ('failed', 'retried', 'escalated')
-        GROUP BY ALL ORDER BY retries DESC, failures DESC, activity, error_type
+#: Dimensions ``retry_hotspots`` can break retries down by (``resource`` is the bot).
+RETRY_DIMENSIONS = ("activity", "resource", "payer", "site", "workflow", "queue", "error_type")
+
+
+def retry_hotspots(
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters | None = None,
+    by: str = "activity,error_type",
+) -> pl.DataFrame:
+    """Where retries happen and what they cost, by step, bot, payer and error type.
+
+    ``by`` is a comma-separated list of :data:`RETRY_DIMENSIONS` (default: step and error
+    type; ``resource`` is the bot that ran the attempt). A retry is another attempt at the
+    same item after a failure; its cost, ``time_lost_s``, is the failed attempt's service
+    time (``retry_service_s``) plus the wait back on the queue (``retry_wait_s``); a
+    failure that is not retried (a business exception, an escalation) costs no retry time.
+    Retries and escalations are attributed to the attempt that failed, so to its bot and
+    error type; an attempt lost to an expired lease counts as error ``(lease expired)``.
+
+    ``attempts``, ``successes``, ``retry_rate`` (retries / attempts) and
+    ``attempts_per_success`` are over the row's step, bot, payer... without the error type,
+    so rows of one step and different errors share them; with ``error_type`` in ``by``, only
+    error types that failed an attempt have rows. Rework (the same step again for a new
+    item) is not a retry: see :func:`mining.figures_queue.rework`.
+
+    Example:
+        >>> import duckdb
+        >>> from mining.schema import create_events_table
+        >>> con = duckdb.connect()
+        >>> create_events_table(con)
+        >>> _ = con.execute(
+        ...     "INSERT INTO events (case_id, activity, attempt, lifecycle, ts, seq, error_type)"
+        ...     " VALUES ('c1', 'a', 1, 'enqueued', '2026-03-02 09:00', 1, NULL),"
+        ...     "        ('c1', 'a', 1, 'started', '2026-03-02 09:00', 2, NULL),"
+        ...     "        ('c1', 'a', 1, 'failed', '2026-03-02 09:01', 3, 'Timeout'),"
+        ...     "        ('c1', 'a', 2, 'retried', '2026-03-02 09:01', 4, NULL),"
+        ...     "        ('c1', 'a', 2, 'started', '2026-03-02 09:03', 5, NULL),"
+        ...     "        ('c1', 'a', 2, 'completed', '2026-03-02 09:04', 6, NULL)")
+        >>> retry_hotspots(con).select(
+        ...     "activity", "error_type", "attempts", "retries", "time_lost_s").rows()
+        [('a', 'Timeout', 2, 1, 180.0)]
     """
-    sql, params = with_views(body, filters)
+    from mining.figures_queue import TRIED_SQL, item_ctes
+
+    dims = [d.strip() for d in by.split(",") if d.strip()]
+    unknown = [d for d in dims if d not in RETRY_DIMENSIONS]
+    if not dims or unknown or len(set(dims)) != len(dims):
+        raise InvalidFilter(
+            f"by: {by!r} must list distinct dimensions of {', '.join(RETRY_DIMENSIONS)}"
+        )
+    keys = ", ".join(dims)
+    slice_dims = [d for d in dims if d != "error_type"]
+    slice_keys = ", ".join(slice_dims)
+    on = " AND ".join(f"r.{d} IS NOT DISTINCT FROM s.{d}" for d in slice_dims) or "TRUE"
+    only_errors = "WHERE error_type <> '(none)'" if "error_type" in dims else ""
+    executed = """
+        SELECT * REPLACE (coalesce(error_type, CASE result WHEN 'abandoned'
+                          THEN '(lease expired)' ELSE '(none)' END) AS error_type)
+        FROM tried WHERE result IN ('completed', 'failed', 'abandoned')
+    """
+    per_slice = f"""
+        SELECT {slice_keys}{"," if slice_dims else ""} count(*) AS attempts,
+               count(*) FILTER (WHERE result = 'completed') AS successes,
+               count(*) FILTER (WHERE next_arrival = 'retried') AS slice_retries
+        FROM executed {"GROUP BY " + slice_keys if slice_dims else ""}
+    """
+    body = f"""
+        SELECT r.*, s.attempts, s.successes,
+               r.retries / nullif(s.attempts, 0) AS retry_rate,
+               s.attempts / nullif(s.successes, 0) AS attempts_per_success,
+               r.retry_service_s + r.retry_wait_s AS time_lost_s
+        FROM (
+            SELECT {keys},
+                   count(*) FILTER (WHERE result IN ('failed', 'abandoned')) AS failures,
+                   count(*) FILTER (WHERE next_arrival = 'retried') AS retries,
+                   count(*) FILTER (WHERE next_arrival = 'escalated') AS escalations,
+                   coalesce(sum(service_s) FILTER (WHERE next_arrival = 'retried'), 0)
+                       AS retry_service_s,
+                   coalesce(sum(next_wait_s) FILTER (WHERE next_arrival = 'retried'), 0)
+                       AS retry_wait_s
+            FROM executed {only_errors} GROUP BY {keys}
+        ) r JOIN per_slice s ON {on}
+        ORDER BY r.retries DESC, r.failures DESC, {", ".join(f"r.{d}" for d in dims)}
+    """
+    ctes = (*item_ctes(), ("tried", TRIED_SQL), ("executed", executed), ("per_slice", per_slice))
+    sql, params = with_views(body, filters, ctes=ctes)
     return _run(con, sql, params)
 
 
