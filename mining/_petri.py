@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from mining._pm4py import load_pm4py
 
 if TYPE_CHECKING:
-    from mining.conformance import ProcessModel
+    from mining._process_model import ProcessModel
 
 
 def compile_petri_net(model: ProcessModel) -> tuple[Any, Any, Any]:
