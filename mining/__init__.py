@@ -15,6 +15,15 @@ from mining.figures import (
     retry_counts,
     retry_hotspots,
 )
+from mining.figures_ops import (
+    bot_stats,
+    bottlenecks,
+    dotted_chart,
+    handover,
+    performance_spectrum,
+    throughput,
+)
+from mining.figures_queue import case_timeline, queue_wait, rework, sla, sla_over_time
 from mining.filters import Filters
 from mining.registry import FIGURE_PARAMS, FIGURES, compute
 
@@ -27,12 +36,23 @@ __all__ = [
     "MiningError",
     "UnknownFigure",
     "activity_instances",
+    "bot_stats",
+    "bottlenecks",
     "case_durations",
+    "case_timeline",
     "compute",
     "dfg",
+    "dotted_chart",
+    "handover",
     "overview",
+    "performance_spectrum",
     "queue_aging",
     "queue_summary",
+    "queue_wait",
     "retry_counts",
     "retry_hotspots",
+    "rework",
+    "sla",
+    "sla_over_time",
+    "throughput",
 ]
