@@ -13,6 +13,11 @@ import duckdb
 import polars as pl
 
 from mining import figures
+from mining.conformance import (
+    conformance_figure,
+    conformance_over_time_figure,
+    deviations_figure,
+)
 from mining.errors import InvalidFilter, UnknownFigure
 from mining.filters import Filters
 
@@ -28,12 +33,19 @@ FIGURES: dict[str, Figure] = {
     "queue_summary": figures.queue_summary,
     "retry_counts": figures.retry_counts,
     "retry_hotspots": figures.retry_hotspots,
+    # Conformance against a playbook: ``playbook`` is the path of its YAML file.
+    "conformance": conformance_figure,
+    "conformance_over_time": conformance_over_time_figure,
+    "deviations": deviations_figure,
 }
 
 #: Parameters a figure takes besides the filters (all given as strings over HTTP).
 FIGURE_PARAMS: dict[str, frozenset[str]] = {
     "queue_aging": frozenset({"at"}),
     "queue_summary": frozenset({"at"}),
+    "conformance": frozenset({"playbook"}),
+    "conformance_over_time": frozenset({"playbook"}),
+    "deviations": frozenset({"playbook"}),
 }
 
 
