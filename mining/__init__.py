@@ -4,6 +4,13 @@ Every figure takes a DuckDB connection holding an ``events`` table or view, so t
 code runs in the collector (live store), in a notebook (a copied file) and in tests.
 """
 
+from mining.conformance import (
+    ProcessModel,
+    conformance,
+    conformance_over_time,
+    deviations,
+)
+from mining.discovery import DiscoveredModel, discover
 from mining.errors import EmptyLog, InvalidFilter, MiningError, UnknownFigure
 from mining.figures import (
     activity_instances,
@@ -28,12 +35,14 @@ from mining.filters import Filters
 from mining.registry import FIGURE_PARAMS, FIGURES, compute
 
 __all__ = [
+    "DiscoveredModel",
     "EmptyLog",
     "FIGURES",
     "FIGURE_PARAMS",
     "Filters",
     "InvalidFilter",
     "MiningError",
+    "ProcessModel",
     "UnknownFigure",
     "activity_instances",
     "bot_stats",
@@ -41,7 +50,11 @@ __all__ = [
     "case_durations",
     "case_timeline",
     "compute",
+    "conformance",
+    "conformance_over_time",
+    "deviations",
     "dfg",
+    "discover",
     "dotted_chart",
     "handover",
     "overview",
