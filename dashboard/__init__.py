@@ -7,12 +7,15 @@ import Streamlit, so the root CLI can register :func:`dashboard_command` cheaply
 
 from dashboard.cli import dashboard_command, run_dashboard
 from dashboard.config import DashboardSettings, load_settings
-from dashboard.errors import DashboardError, FigureRequestFailed, SourceNotFound
+from dashboard.access import Role
+from dashboard.errors import DashboardError, FigureRequestFailed, NotSignedIn, SourceNotFound
 
 __all__ = [
     "DashboardError",
     "DashboardSettings",
     "FigureRequestFailed",
+    "NotSignedIn",
+    "Role",
     "SourceNotFound",
     "dashboard_command",
     "load_settings",

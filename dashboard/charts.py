@@ -48,12 +48,74 @@ def _quote(text: str) -> str:
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def dfg_dot(dfg: pl.DataFrame, measure: Measure = "frequency") -> str:
-    """A process map as Graphviz DOT: one node per activity, one edge per directly-follows pair.
+#: DFG measures people can pick: label and the column it reads ("wait" is the mean wait).
+MEASURE_COLUMNS: Final = {"frequency": "frequency", "wait": "mean_wait_s"}
+#: Edge colours from light (small) to dark (large) for the chosen measure.
+_EDGE_COLOURS: Final = ("#9ab3d5", "#4a6fa5", "#f0ad4e", "#d9534f")
 
-    Edge thickness always shows frequency, so the busy path stands out whichever number is
-    printed; the label is the frequency or the mean waiting time (start of the next step
-    minus end of the previous one), humanized.
+
+def measure_column(measure: str) -> str:
+    """The DFG column a measure reads: ``frequency``, ``wait`` (mean), or a column name."""
+    return MEASURE_COLUMNS.get(measure, measure)
+
+
+def activity_counts(dfg: pl.DataFrame) -> dict[str, int]:
+    """How often each activity ran, read off the graph: the larger of its in- and out-flow
+    (a start activity has no in-flow, an end activity no out-flow).
+
+    Example:
+        >>> frame = pl.DataFrame({"source": ["a", "b"], "target": ["b", "c"], "frequency": [3, 2]})
+        >>> activity_counts(frame)
+        {'a': 3, 'b': 3, 'c': 2}
+    """
+    inflow: dict[str, int] = {}
+    outflow: dict[str, int] = {}
+    for row in dfg.select("source", "target", "frequency").iter_rows():
+        outflow[row[0]] = outflow.get(row[0], 0) + row[2]
+        inflow[row[1]] = inflow.get(row[1], 0) + row[2]
+    names = list(dict.fromkeys([*outflow, *inflow]))
+    return {a: max(inflow.get(a, 0), outflow.get(a, 0)) for a in names}
+
+
+def simplify_dfg(dfg: pl.DataFrame, activities: float = 1.0, paths: float = 1.0) -> pl.DataFrame:
+    """The map's detail sliders: keep the most frequent share of activities, then of paths.
+
+    ``activities`` and ``paths`` are fractions (0-1] of the activities (by how often they
+    ran) and of the remaining edges (by frequency) to keep; at least one of each survives.
+
+    Example:
+        >>> frame = pl.DataFrame({"source": ["a", "a", "b"], "target": ["b", "c", "c"],
+        ...                       "frequency": [5, 1, 5]})
+        >>> simplify_dfg(frame, paths=0.5)["frequency"].to_list()
+        [5, 5]
+    """
+    if dfg.is_empty():
+        return dfg
+    counts = activity_counts(dfg)
+    ranked = sorted(counts, key=lambda a: (-counts[a], a))
+    keep = set(ranked[: max(2, math.ceil(len(ranked) * activities))])
+    kept = dfg.filter(pl.col("source").is_in(keep) & pl.col("target").is_in(keep))
+    if kept.is_empty():
+        return kept
+    top = kept.sort(["frequency", "source", "target"], descending=[True, False, False])
+    return top.head(max(1, math.ceil(top.height * paths)))
+
+
+def _label(value: object, column: str) -> str:
+    if value is None:
+        return "n/a"
+    if column.endswith("_s"):
+        return humanize_seconds(float(value))  # type: ignore[arg-type]
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+
+
+def dfg_dot(dfg: pl.DataFrame, measure: Measure | str = "frequency") -> str:
+    r"""A process map as Graphviz DOT: one node per activity, one edge per directly-follows pair.
+
+    The chosen measure (frequency, or a waiting time such as ``wait`` = the mean, i.e. start
+    of the next step minus end of the previous one) labels every edge and sets its thickness
+    and colour, so the heaviest path stands out in whichever number is shown. Nodes carry
+    how often the activity ran.
 
     Example:
         >>> frame = pl.DataFrame({"source": ["a"], "target": ["b"],
@@ -62,34 +124,36 @@ def dfg_dot(dfg: pl.DataFrame, measure: Measure = "frequency") -> str:
         digraph dfg {
           rankdir=LR;
           node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica"];
-          edge [fontname="Helvetica", fontsize=10, color="#4a6fa5"];
-          "a";
-          "b";
-          "a" -> "b" [label="1.5 min", penwidth=6.0];
+          edge [fontname="Helvetica", fontsize=10];
+          "a" [label="a\n3"];
+          "b" [label="b\n3"];
+          "a" -> "b" [label="1.5 min", penwidth=6.0, color="#d9534f"];
         }
     """
-    if measure not in ("frequency", "wait"):
-        raise ValueError(f"measure must be 'frequency' or 'wait', not {measure!r}")
+    column = measure_column(measure)
+    if column not in dfg.columns:
+        raise ValueError(f"measure {measure!r}: the graph has no column {column!r}")
     rows = dfg.to_dicts()
-    activities = list(dict.fromkeys(a for row in rows for a in (row["source"], row["target"])))
-    top = max((row["frequency"] for row in rows), default=1) or 1
+    counts = activity_counts(dfg)
+    values = [float(r[column]) for r in rows if r[column] is not None]
+    top = max(values, default=1.0) or 1.0
     lines = [
         "digraph dfg {",
         "  rankdir=LR;",
         '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica"];',
-        '  edge [fontname="Helvetica", fontsize=10, color="#4a6fa5"];',
+        '  edge [fontname="Helvetica", fontsize=10];',
     ]
-    lines += [f"  {_quote(activity)};" for activity in activities]
+    for activity, count in counts.items():
+        label = _quote(activity)[:-1] + f'\\n{count:,}"'  # DOT's own line break
+        lines.append(f"  {_quote(activity)} [label={label}];")
     for row in rows:
-        label = (
-            f"{row['frequency']:,}"
-            if measure == "frequency"
-            else humanize_seconds(row["mean_wait_s"])
-        )
-        width = MIN_PENWIDTH + (MAX_PENWIDTH - MIN_PENWIDTH) * row["frequency"] / top
+        share = float(row[column]) / top if row[column] is not None else 0.0
+        width = MIN_PENWIDTH + (MAX_PENWIDTH - MIN_PENWIDTH) * share
+        colour = _EDGE_COLOURS[min(len(_EDGE_COLOURS) - 1, int(share * len(_EDGE_COLOURS)))]
         lines.append(
             f"  {_quote(row['source'])} -> {_quote(row['target'])}"
-            f" [label={_quote(label)}, penwidth={width:.1f}];"
+            f" [label={_quote(_label(row[column], column))}, penwidth={width:.1f},"
+            f" color={_quote(colour)}];"
         )
     lines.append("}")
     return "\n".join(lines)

@@ -28,6 +28,11 @@ _ENV: Final = {
     "db": "BATON_DASHBOARD_DB",
     "port": "BATON_DASHBOARD_PORT",
     "refresh_s": "BATON_DASHBOARD_REFRESH_S",
+    "token": "BATON_DASHBOARD_TOKEN",
+    "user_roles": "BATON_DASHBOARD_USER_ROLES",
+    "orchestrator": "BATON_DASHBOARD_ORCHESTRATOR",
+    "orchestrator_token": "BATON_DASHBOARD_ORCHESTRATOR_TOKEN",
+    "playbooks": "BATON_DASHBOARD_PLAYBOOKS",
 }
 
 
@@ -79,9 +84,17 @@ def dashboard_command(
         typer.Option(help="DuckDB file to read offline instead of a collector."),
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port to serve on (default 8501).")] = None,
+    refresh: Annotated[
+        int | None, typer.Option(help="Live mode: reload figures every N seconds (0: off).")
+    ] = None,
+    orchestrator: Annotated[
+        str | None, typer.Option(help="Orchestrator API base URL, for the workbench page.")
+    ] = None,
 ) -> None:
     """Serve the dashboard on http://127.0.0.1:PORT until Ctrl-C."""
-    settings = load_settings(collector=collector, db=db, port=port)
+    settings = load_settings(
+        collector=collector, db=db, port=port, refresh_s=refresh, orchestrator=orchestrator
+    )
     if settings.db is not None and not settings.db.is_file():
         raise SourceNotFound(f"--db {settings.db}: no such file")
     source = f"file {settings.db}" if settings.db is not None else f"collector {settings.collector}"

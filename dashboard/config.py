@@ -18,6 +18,8 @@ from baton.errors import ConfigError
 PREFIX: Final = "dashboard"
 #: The collector's address when neither a collector nor a file is configured.
 DEFAULT_COLLECTOR: Final = "http://127.0.0.1:4318"
+#: The sample clinic's playbooks, what conformance is checked against unless told otherwise.
+DEFAULT_PLAYBOOKS: Final = Path(__file__).resolve().parents[1] / "orchestrator" / "playbooks"
 #: Streamlit's own default port, so a bare ``baton dashboard`` is where people expect it.
 DEFAULT_PORT: Final = 8501
 
@@ -28,12 +30,25 @@ class DashboardSettings:
 
     ``collector`` is the base URL of a collector's query API; ``db`` a DuckDB file opened
     read-only; ``refresh_s`` reloads every page that often (0: only on demand).
+
+    ``token`` is a query-API token the dashboard presents for everyone (its role caps what
+    every user sees); without it, people sign in with their own token in the sidebar when
+    the collector asks for one. ``user_roles`` maps people signed in through OIDC
+    (``st.login``) to a role, ``"alice@example.org:analyst,bob@example.org:admin"``; anyone
+    not listed is a viewer. ``orchestrator`` and ``orchestrator_token`` reach the
+    orchestrator's workbench API; ``playbooks`` is the folder of playbooks conformance is
+    checked against (default: the sample clinic's).
     """
 
     collector: str | None = None
     db: Path | None = None
     port: int = DEFAULT_PORT
     refresh_s: int = 0
+    token: str | None = None
+    user_roles: str | None = None
+    orchestrator: str | None = None
+    orchestrator_token: str | None = None
+    playbooks: Path | None = None
 
 
 def load_settings(**overrides: Any) -> DashboardSettings:

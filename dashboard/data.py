@@ -24,14 +24,21 @@ import streamlit as st
 
 import mining
 from baton.errors import UnreachableError
+from dashboard.access import Role
 from dashboard.config import DashboardSettings, load_settings
-from dashboard.errors import FigureRequestFailed, SourceNotFound
+from dashboard.errors import FigureRequestFailed, NotSignedIn, SourceNotFound
 
 #: Seconds to wait for the collector; long enough for a large figure, short enough that a
 #: hung collector shows an error instead of a spinner forever.
 REQUEST_TIMEOUT_S: Final = 10.0
 #: How long a computed figure is reused before it is asked for again.
 CACHE_TTL_S: Final = 30
+#: Events of one case the case explorer reads at most.
+MAX_CASE_EVENTS: Final = 100_000
+#: Session-state key of a signed-in person's own query-API token (never in a URL or a file).
+TOKEN_KEY: Final = "baton_token"
+#: An ``until`` no event can precede: the analyst role probe reads no case.
+_NO_EVENT: Final = "1970-01-01T00:00:00"
 #: Statuses that mean "the service is there but cannot answer now", not "you asked wrong".
 _UNAVAILABLE: Final = frozenset({502, 503, 504})
 
@@ -43,41 +50,107 @@ class Source(Protocol):
         """Figure ``name`` computed with filters and parameters ``values``."""
         ...
 
+    def figure_names(self) -> frozenset[str]:
+        """The figures this source can compute (a collector may run another version)."""
+        ...
+
+    def case_events(self, case_id: str) -> pl.DataFrame:
+        """Every event of one case, ordered by ``(ts, seq)``."""
+        ...
+
+    def role(self) -> Role:
+        """What the dashboard's credentials may read from this source."""
+        ...
+
 
 @dataclasses.dataclass(frozen=True)
 class CollectorSource:
-    """Figures from a running collector, the only process that may open its live file."""
+    """Figures from a running collector, the only process that may open its live file.
+
+    ``token`` is a query-API bearer token; its role (viewer, analyst, admin) is the
+    collector's to enforce, and :meth:`role` asks the collector which one it is.
+    """
 
     url: str
+    token: str | None = dataclasses.field(default=None, repr=False)
 
     def __str__(self) -> str:
         return f"collector {self.url}"
 
-    def figure(self, name: str, values: dict[str, str]) -> pl.DataFrame:
-        """``GET /api/v1/figures/{name}`` as an Arrow IPC stream, read into Polars."""
-        endpoint = f"{self.url.rstrip('/')}/api/v1/figures/{urllib.parse.quote(name, safe='')}"
-        params = {**{k: v for k, v in values.items() if v}, "format": "arrow"}
+    def _get(self, path: str, params: dict[str, str], what: str) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
-            response = requests.get(endpoint, params=params, timeout=REQUEST_TIMEOUT_S)
+            response = requests.get(
+                f"{self.url.rstrip('/')}{path}",
+                params=params,
+                headers=headers,
+                timeout=REQUEST_TIMEOUT_S,
+            )
         except requests.Timeout:
             raise UnreachableError(
                 f"collector at {self.url} did not answer within {REQUEST_TIMEOUT_S:g} s"
             ) from None
         except requests.RequestException as exc:
             raise UnreachableError(f"collector unreachable at {self.url}: {_reason(exc)}") from None
+        if response.status_code == 401:
+            raise NotSignedIn(
+                f"the collector at {self.url} needs a token: {_error_message(response)}"
+            )
         if response.status_code != 200:
             message = _error_message(response)
             if response.status_code in _UNAVAILABLE:
                 raise UnreachableError(f"collector at {self.url} is unavailable: {message}")
-            raise FigureRequestFailed(f"collector refused figure {name!r}: {message}")
+            raise FigureRequestFailed(f"collector refused {what}: {message}")
+        return response
+
+    def _arrow(self, response: requests.Response, what: str) -> pl.DataFrame:
         try:
             table = pyarrow.ipc.open_stream(response.content).read_all()
         except (pa.ArrowInvalid, OSError):
             raise FigureRequestFailed(
-                f"collector at {self.url} answered figure {name!r} with something that is "
+                f"collector at {self.url} answered {what} with something that is "
                 "not an Arrow IPC stream; is that address a Baton collector?"
             ) from None
         return _as_frame(table)
+
+    def figure(self, name: str, values: dict[str, str]) -> pl.DataFrame:
+        """``GET /api/v1/figures/{name}`` as an Arrow IPC stream, read into Polars."""
+        params = {**{k: v for k, v in values.items() if v}, "format": "arrow"}
+        path = f"/api/v1/figures/{urllib.parse.quote(name, safe='')}"
+        return self._arrow(self._get(path, params, f"figure {name!r}"), f"figure {name!r}")
+
+    def figure_names(self) -> frozenset[str]:
+        """``GET /api/v1/figures``: the names the collector's ``mining`` registers."""
+        response = self._get("/api/v1/figures", {}, "the list of figures")
+        try:
+            return frozenset(str(name) for name in response.json())
+        except (ValueError, TypeError):
+            raise FigureRequestFailed(
+                f"collector at {self.url} did not list its figures as JSON"
+            ) from None
+
+    def case_events(self, case_id: str) -> pl.DataFrame:
+        """``GET /api/v1/events?case_id=...`` (analyst; the collector audits the read)."""
+        params = {"case_id": case_id, "limit": str(MAX_CASE_EVENTS), "format": "arrow"}
+        return self._arrow(self._get("/api/v1/events", params, "case events"), "case events")
+
+    def role(self) -> Role:
+        """The token's role, found by what the collector lets it read.
+
+        The read audit is admin-only and never audited itself; an event slice is analyst
+        and matches no event here (before 1970), so the probe reads no case.
+        """
+        self._get("/api/v1/figures", {}, "the list of figures")  # NotSignedIn without a token
+        for role, path, params in (
+            (Role.ADMIN, "/api/v1/audit/reads", {"limit": "1", "format": "json"}),
+            (Role.ANALYST, "/api/v1/events", {"limit": "1", "until": _NO_EVENT, "format": "json"}),
+        ):
+            try:
+                self._get(path, params, "a role probe")
+            except FigureRequestFailed:
+                continue
+            return role
+        return Role.VIEWER
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,12 +191,36 @@ class DbSource:
         finally:
             con.close()
 
+    def figure_names(self) -> frozenset[str]:
+        """Every figure of the installed :mod:`mining`."""
+        return frozenset(mining.FIGURES)
 
-def source_for(settings: DashboardSettings) -> Source:
-    """The source ``settings`` name: the file when one is given, else the collector."""
+    def case_events(self, case_id: str) -> pl.DataFrame:
+        """The case's rows of the file's ``events`` table, ordered by ``(ts, seq)``."""
+        if not self.path.is_file():
+            raise SourceNotFound(f"no DuckDB file at {self.path}")
+        con = duckdb.connect(str(self.path), read_only=True)
+        try:
+            return con.sql(
+                "SELECT * FROM events WHERE case_id = $case_id ORDER BY ts, seq",
+                params={"case_id": case_id},
+            ).pl()
+        finally:
+            con.close()
+
+    def role(self) -> Role:
+        """Whoever may read the file may read all of it."""
+        return Role.ADMIN
+
+
+def source_for(settings: DashboardSettings, token: str | None = None) -> Source:
+    """The source ``settings`` name: the file when one is given, else the collector.
+
+    ``token`` is a signed-in person's own query-API token; it replaces the configured one.
+    """
     if settings.db is not None:
         return DbSource(settings.db)
-    return CollectorSource(settings.collector or "")
+    return CollectorSource(settings.collector or "", token or settings.token)
 
 
 @st.cache_resource(show_spinner=False)
@@ -132,19 +229,60 @@ def get_settings() -> DashboardSettings:
     return load_settings()
 
 
-@st.cache_resource(show_spinner=False)
+def _session_token() -> str | None:
+    """The token a person signed in with on this session (kept in server memory only)."""
+    return st.session_state.get(TOKEN_KEY) or None
+
+
 def get_source() -> Source:
-    """The source every page reads from, chosen once from the settings."""
-    return source_for(get_settings())
+    """The source this session reads from: the configured one, with the session's token."""
+    return source_for(get_settings(), _session_token())
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner="Computing figure…")
+def _load_figure(name: str, values: tuple[tuple[str, str], ...], token: str | None) -> pl.DataFrame:
+    return source_for(get_settings(), token).figure(name, dict(values))
+
+
 def load_figure(name: str, values: tuple[tuple[str, str], ...] = ()) -> pl.DataFrame:
     """Figure ``name`` for ``values`` (sorted ``(key, value)`` pairs, hashable for the cache).
 
-    Errors are raised, not cached, so a collector that comes back is used on the next run.
+    Cached per token, so one person's cached rows are never shown to a role that may not
+    read them. Errors are raised, not cached, so a collector that comes back is used on the
+    next run.
     """
-    return get_source().figure(name, dict(values))
+    return _load_figure(name, values, _session_token())
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _figure_names(token: str | None) -> frozenset[str]:
+    return source_for(get_settings(), token).figure_names()
+
+
+def figure_names() -> frozenset[str]:
+    """Figures the source can compute, cached like the figures themselves."""
+    return _figure_names(_session_token())
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _role(token: str | None) -> Role:
+    return source_for(get_settings(), token).role()
+
+
+def role() -> Role:
+    """The role of this session's credentials at the source (asked once per token)."""
+    return _role(_session_token())
+
+
+def case_events(case_id: str) -> pl.DataFrame:
+    """One case's events; not cached, so nothing case-level outlives the page that shows it."""
+    return get_source().case_events(case_id)
+
+
+def clear_caches() -> None:
+    """Forget every cached figure (the sidebar's Refresh button and live mode)."""
+    _load_figure.clear()
+    _figure_names.clear()
 
 
 def as_key(values: Mapping[str, str]) -> tuple[tuple[str, str], ...]:

@@ -4,7 +4,8 @@ Hierarchy::
 
     DashboardError (BatonError)
     ├── SourceNotFound        the DuckDB file given with --db does not exist or is no Baton log
-    └── FigureRequestFailed   the collector answered a figure request with an error
+    ├── FigureRequestFailed   the collector answered a figure request with an error
+    └── NotSignedIn           the collector wants a token this session has not given
 
 A collector that does not answer raises :class:`baton.errors.UnreachableError`, shared with
 every other client of a Baton service. Pages catch :class:`baton.errors.BatonError` and show
@@ -24,3 +25,7 @@ class SourceNotFound(DashboardError):
 
 class FigureRequestFailed(DashboardError):
     """The collector answered, but with an error (unknown figure, bad filter, bad body)."""
+
+
+class NotSignedIn(DashboardError):
+    """The collector wants a token and this session has none (or a wrong one)."""

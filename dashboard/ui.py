@@ -9,7 +9,7 @@ traceback: an ops person needs "collector unreachable", not a stack.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Final, NoReturn
 
 import polars as pl
@@ -17,37 +17,100 @@ import streamlit as st
 
 from baton.errors import BatonError
 from dashboard import data
+from dashboard.access import Role
 
 #: Session-state key holding the current filters as ``{name: ISO string or value}``.
 FILTERS_KEY: Final = "baton_filters"
+#: Session-state key of the previous period's filters (same length, just before), or None.
+PREVIOUS_KEY: Final = "baton_previous_filters"
+#: Session-state key of the signed-in person's role.
+ROLE_KEY: Final = "baton_role"
 NO_DATA: Final = (
     "No data yet: run `baton simulate` (or send telemetry to the collector), "
     "then press **Refresh data** in the sidebar."
 )
-NO_MATCH: Final = "No events match these filters; widen the dates or pick another workflow."
+NO_MATCH: Final = "No events match these filters; widen the time range or clear a filter."
+#: Time ranges of the sidebar, as the length of the window ending at the newest event.
+RANGES: Final = {
+    "All time": None,
+    "Last 24 hours": timedelta(days=1),
+    "Last 7 days": timedelta(days=7),
+    "Last 30 days": timedelta(days=30),
+    "Custom dates": None,
+}
 
 
-def filter_values(workflow: str | None, since: date | None, until: date | None) -> dict[str, str]:
-    """Sidebar choices as figure filters. ``until`` is inclusive for people, exclusive for
-    figures, so it moves to the start of the next day.
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
+
+
+def filter_values(
+    workflow: str | None,
+    since: date | datetime | None,
+    until: date | datetime | None,
+    payer: str | None = None,
+    site: str | None = None,
+) -> dict[str, str]:
+    """Sidebar choices as figure filters. A ``date`` ``until`` is inclusive for people,
+    exclusive for figures, so it moves to the start of the next day; a ``datetime`` is
+    taken as it is.
 
     Example:
         >>> filter_values("referral", None, date(2026, 3, 2))
         {'workflow': 'referral', 'until': '2026-03-03T00:00:00'}
     """
     values: dict[str, str] = {}
-    if workflow and workflow.strip():
-        values["workflow"] = workflow.strip()
-    if since is not None:
+    for name, value in (("workflow", workflow), ("payer", payer), ("site", site)):
+        if value and value.strip():
+            values[name] = value.strip()
+    if isinstance(since, datetime):
+        values["since"] = _iso(since)
+    elif since is not None:
         values["since"] = f"{since.isoformat()}T00:00:00"
-    if until is not None:
+    if isinstance(until, datetime):
+        values["until"] = _iso(until)
+    elif until is not None:
         values["until"] = f"{(until + timedelta(days=1)).isoformat()}T00:00:00"
     return values
+
+
+def previous_period(values: dict[str, str]) -> dict[str, str] | None:
+    """The same filters over the window of equal length just before, or None when the
+    window is open at either end (then there is nothing to compare with).
+
+    Example:
+        >>> previous_period({"since": "2026-03-02T00:00:00", "until": "2026-03-03T00:00:00"})
+        {'since': '2026-03-01T00:00:00', 'until': '2026-03-02T00:00:00'}
+    """
+    if "since" not in values or "until" not in values:
+        return None
+    since = datetime.fromisoformat(values["since"])
+    until = datetime.fromisoformat(values["until"])
+    before = dict(values)
+    before["since"] = (since - (until - since)).isoformat()
+    before["until"] = since.isoformat()
+    return before
 
 
 def current_filters() -> dict[str, str]:
     """The filters the sidebar set on this run (none before it has run)."""
     return dict(st.session_state.get(FILTERS_KEY, {}))
+
+
+def previous_filters() -> dict[str, str] | None:
+    """The previous period's filters for trends, or None when the range is open."""
+    previous = st.session_state.get(PREVIOUS_KEY)
+    return dict(previous) if previous else None
+
+
+def role() -> Role:
+    """The signed-in person's role (admin when nothing restricts it, e.g. a local file)."""
+    return Role(st.session_state.get(ROLE_KEY, Role.VIEWER))
+
+
+def can_list_cases() -> bool:
+    """Whether this person may see case ids (analyst and admin)."""
+    return role() >= Role.ANALYST
 
 
 def fail(exc: BatonError) -> NoReturn:
@@ -56,12 +119,39 @@ def fail(exc: BatonError) -> NoReturn:
     st.stop()
 
 
-def figure(name: str, **params: str) -> pl.DataFrame:
-    """Figure ``name`` under the current filters, or end the page with the error."""
+def figure(name: str, filters: dict[str, str] | None = None, **params: str) -> pl.DataFrame:
+    """Figure ``name`` under the current filters (or ``filters``), or end the page with the
+    error."""
+    values = current_filters() if filters is None else filters
     try:
-        return data.load_figure(name, data.as_key({**current_filters(), **params}))
+        return data.load_figure(name, data.as_key({**values, **params}))
     except BatonError as exc:
         fail(exc)
+
+
+def available(name: str) -> bool:
+    """Whether the source can compute figure ``name`` (a collector may run another version)."""
+    try:
+        return name in data.figure_names()
+    except BatonError as exc:
+        fail(exc)
+
+
+def require(*names: str) -> None:
+    """End the page saying which figures this version lacks, when any is missing."""
+    missing = [name for name in names if not available(name)]
+    if missing:
+        not_available(", ".join(missing))
+
+
+def not_available(what: str) -> NoReturn:
+    """End the page: the source does not offer what it needs."""
+    st.info(
+        f"Not available in this version: the source has no figure {what}. "
+        "Upgrade the collector (or `mining`) to a version that computes it.",
+        icon=":material/construction:",
+    )
+    st.stop()
 
 
 def has_events() -> bool:
@@ -94,7 +184,7 @@ def download(frame: pl.DataFrame, name: str) -> None:
     """A CSV download of ``frame``; it does not rerun the page when clicked."""
     st.download_button(
         "Download CSV",
-        frame.write_csv(),
+        _csv(frame),
         file_name=f"baton-{name}.csv",
         mime="text/csv",
         key=f"download-{name}",
@@ -103,10 +193,47 @@ def download(frame: pl.DataFrame, name: str) -> None:
     )
 
 
-def workflow_names() -> list[str]:
-    """Workflows in the source, for the sidebar's choice; empty if the source cannot say."""
+def _csv(frame: pl.DataFrame) -> str:
+    """CSV of ``frame``; nested columns (lists, maps) become JSON text, which CSV can hold."""
+    nested = [n for n, t in frame.schema.items() if t.is_nested()]
+    if nested:
+        frame = frame.with_columns(
+            pl.col(n).map_elements(str, return_dtype=pl.String) for n in nested
+        )
+    return frame.write_csv()
+
+
+def table(frame: pl.DataFrame, name: str, **kwargs: object) -> None:
+    """A table with its CSV download right under it: every table is downloadable."""
+    st.dataframe(frame, width="stretch", hide_index=True, **kwargs)  # type: ignore[arg-type]
+    download(frame, name)
+
+
+def dimension_values(column: str) -> list[str]:
+    """Values of ``column`` (workflow, payer, site) for the sidebar's choices; empty when the
+    source cannot say (a viewer may not read the per-case figure they come from)."""
+    if role() < Role.ANALYST:
+        return []
     try:
         cases = data.load_figure("case_durations", ())
     except BatonError:
         return []
-    return sorted(w for w in cases["workflow"].unique().to_list() if w)
+    if column not in cases.columns:
+        return []
+    return sorted(v for v in cases[column].unique().to_list() if v)
+
+
+def workflow_names() -> list[str]:
+    """Workflows in the source, for the sidebar's choice; empty if the source cannot say."""
+    return dimension_values("workflow")
+
+
+def newest_event() -> datetime | None:
+    """Time of the newest event in the source: "now" for relative time ranges, so a
+    simulated clinic's last week is its own last week, not the wall clock's."""
+    try:
+        overview = data.load_figure("overview", ())
+    except BatonError:
+        return None
+    value = overview["last_ts"][0] if overview.height else None
+    return value if isinstance(value, datetime) else None
