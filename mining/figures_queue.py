@@ -238,10 +238,10 @@ def sla(
     at: datetime | str | None = None,
     by: str = "step",
 ) -> pl.DataFrame:
-    """SLA compliance of items that carry a due time, per workflow and step (``by='step'``)
-    or per workflow (``by='workflow'``), as of ``at`` (default: the newest event).
+    """SLA compliance of items that carry a due time, per workflow and step or per workflow.
 
-    An item is ``met`` when it was done (completed, or resumed from the workbench) by its
+    ``by`` is ``step`` (default) or ``workflow``; statuses are as of ``at`` (default: the
+    newest event). An item is ``met`` when it was done (completed, or resumed from the workbench) by its
     due time, ``breached`` when done late or still open past due, else ``open``.
     ``compliance_rate`` is met / (met + breached); ``max_late_s`` the worst lateness.
 
