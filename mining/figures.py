@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 
 from mining.errors import InvalidFilter
+from mining.eventlog import EventLog
 from mining.filters import Filters, parse_time
 from mining.views import QUEUE_ARRIVALS, QUEUE_DEPARTURES, with_views
 
@@ -51,35 +52,16 @@ def dfg(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pl.Da
     steps, mostly in the next step's queue. It equals what ``pm4py.discover_performance_dfg``
     reports on a frame that carries ``start_timestamp``.
     """
-    body = """
-        SELECT source, target, count(*) AS frequency,
-               avg(wait_s) AS mean_wait_s
-        FROM (
-            SELECT activity AS source,
-                   LEAD(activity) OVER w AS target,
-                   epoch(LEAD(start_ts) OVER w - ts) AS wait_s
-            FROM inst
-            WINDOW w AS (PARTITION BY case_id ORDER BY ts, seq)
-        )
-        WHERE target IS NOT NULL
-        GROUP BY source, target
-        ORDER BY frequency DESC, source, target
-    """
-    sql, params = with_views(body, filters, instances=True)
-    return _run(con, sql, params)
+    return EventLog.from_connection(con, filters).dfg()
 
 
 def case_durations(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pl.DataFrame:
-    """Cycle time per case: first event (arrival on the first queue) to last event."""
-    body = """
-        SELECT case_id, any_value(workflow) AS workflow, any_value(payer) AS payer,
-               any_value(site) AS site, min(ts) AS start_ts, max(ts) AS end_ts,
-               epoch(max(ts) - min(ts)) AS duration_s,
-               bool_or(lifecycle = 'escalated') AS escalated
-        FROM ev GROUP BY case_id ORDER BY start_ts, case_id
+    """Per case: pm4py's duration (first start to last completion) and Baton's cycle time.
+
+    ``cycle_s`` runs from the case's first event (its arrival on the first queue) to its last,
+    so it includes the wait before the first step, which ``duration_s`` does not.
     """
-    sql, params = with_views(body, filters)
-    return _run(con, sql, params)
+    return EventLog.from_connection(con, filters).case_durations()
 
 
 def _as_of(con: duckdb.DuckDBPyConnection, at: datetime | str | None) -> datetime | None:

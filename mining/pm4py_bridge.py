@@ -6,11 +6,10 @@ neither belongs in the CLI or in a request path.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import duckdb
 
-from mining.figures import activity_instances
 from mining.filters import Filters
 
 if TYPE_CHECKING:
@@ -22,6 +21,15 @@ TIMESTAMP_KEY = "time:timestamp"
 START_KEY = "start_timestamp"
 RESOURCE_KEY = "org:resource"
 
+#: Baton's instance columns and the pm4py names they take.
+PM4PY_NAMES: Final = {
+    "case_id": CASE_KEY,
+    "activity": ACTIVITY_KEY,
+    "ts": TIMESTAMP_KEY,
+    "start_ts": START_KEY,
+    "resource": RESOURCE_KEY,
+}
+
 
 def instances_for_pm4py(
     con: duckdb.DuckDBPyConnection, filters: Filters | None = None
@@ -32,13 +40,6 @@ def instances_for_pm4py(
     performance DFG measures waiting time, as Baton does. Row order breaks timestamp ties
     the way Baton does, because pm4py sorts stably.
     """
-    frame = activity_instances(con, filters).to_pandas()
-    return frame.rename(
-        columns={
-            "case_id": CASE_KEY,
-            "activity": ACTIVITY_KEY,
-            "ts": TIMESTAMP_KEY,
-            "start_ts": START_KEY,
-            "resource": RESOURCE_KEY,
-        }
-    ).reset_index(drop=True)
+    from mining.eventlog import EventLog
+
+    return EventLog.from_connection(con, filters).to_pm4py()
