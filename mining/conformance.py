@@ -69,6 +69,7 @@ __all__ = [
     "conformance",
     "conformance_over_time",
     "deviations",
+    "executions",
 ]
 
 
@@ -131,11 +132,11 @@ _DEVIATION_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 }
 
 
-def _segment_filters(model: ProcessModel, filters: Filters | None) -> Filters | None:
-    """``filters`` restricted to the model's workflow; None when they exclude it."""
+def _segment_filters(model: ProcessModel, filters: Filters | None) -> Filters:
+    """``filters`` restricted to the model's workflow (matching nothing if they name another)."""
     filters = filters or Filters()
     if filters.workflow not in (None, model.workflow):
-        return None
+        return dataclasses.replace(filters, workflow="\x00 no workflow has this name")
     return dataclasses.replace(filters, workflow=model.workflow)
 
 
@@ -144,13 +145,10 @@ def _frames(
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """``(segments, executions, deviations)`` of the model's workflow."""
     scoped = _segment_filters(model, filters)
-    if scoped is None:
-        scoped = dataclasses.replace(Filters(), workflow="\x00no workflow")
     sql, params = with_views(_SEGMENTS + " ORDER BY start_ts, case_id", scoped)
     segments = con.sql(sql, params=params).pl()
-    sql, params = with_views(_EXECUTIONS, scoped, instances=True)
-    executions = con.sql(sql, params=params).pl()
-    return segments, executions, _find_deviations(model, segments, executions)
+    found = executions(con, model, filters)
+    return segments, found, _find_deviations(model, segments, found)
 
 
 def _find_deviations(
@@ -227,6 +225,20 @@ def _walk(
             (case_id, DeviationKind.NOT_FINISHED, activity, expected_after(at), span_id, ts, seq)
         )
     return found
+
+
+def executions(
+    con: duckdb.DuckDBPyConnection, model: ProcessModel, filters: Filters | None = None
+) -> pl.DataFrame:
+    """The executions the check walks: each work item's last attempt in the model's workflow.
+
+    One row per execution (``case_id``, ``activity``, ``span_id``, ``ts``, ``seq``) in
+    ``(case, ts, seq)`` order: what a replay in pm4py on :meth:`ProcessModel.petri_net`
+    should be given to judge the same thing.
+    """
+    scoped = _segment_filters(model, filters)
+    sql, params = with_views(_EXECUTIONS, scoped, instances=True)
+    return con.sql(sql, params=params).pl()
 
 
 def conformance(
