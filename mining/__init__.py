@@ -11,7 +11,8 @@ from mining.conformance import (
     deviations,
 )
 from mining.discovery import DiscoveredModel, discover
-from mining.errors import EmptyLog, InvalidFilter, MiningError, UnknownFigure
+from mining.errors import EmptyLog, InvalidFilter, MiningError, ReadFailed, UnknownFigure
+from mining.eventlog import EventLog
 from mining.figures import (
     activity_instances,
     case_durations,
@@ -37,12 +38,14 @@ from mining.registry import FIGURE_PARAMS, FIGURES, compute
 __all__ = [
     "DiscoveredModel",
     "EmptyLog",
+    "EventLog",
     "FIGURES",
     "FIGURE_PARAMS",
     "Filters",
     "InvalidFilter",
     "MiningError",
     "ProcessModel",
+    "ReadFailed",
     "UnknownFigure",
     "activity_instances",
     "bot_stats",

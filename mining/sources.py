@@ -224,9 +224,8 @@ def _open_frame(frame: pl.DataFrame) -> Local:
 def _instances_of(events: pl.DataFrame) -> pl.DataFrame:
     """Each row one executed step: start is ``start_ts`` if given, else the completion."""
     if "lifecycle" in events.columns:
-        events = events.filter(
-            pl.col("lifecycle").is_null() | (pl.col("lifecycle") == Lifecycle.COMPLETED.value)
-        )
+        ends = (Lifecycle.COMPLETED.value, Lifecycle.FAILED.value)
+        events = events.filter(pl.col("lifecycle").is_null() | pl.col("lifecycle").is_in(ends))
     if "start_ts" not in events.columns:
         events = events.with_columns(pl.col("ts").alias("start_ts"))
     return events
