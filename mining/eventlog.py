@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -48,19 +49,20 @@ _INSTANCE_SQL = "SELECT case_id, activity, start_ts, ts, seq FROM inst"
 class EventLog:
     """An event log and the figures over it; cheap to create, immutable, filterable.
 
-    Example:
-        >>> import polars as pl
-        >>> from datetime import datetime
-        >>> log = EventLog.open(pl.DataFrame({
-        ...     "case:concept:name": ["c1", "c1", "c2", "c2"],
-        ...     "concept:name": ["check", "approve", "check", "reject"],
-        ...     "time:timestamp": [datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 10),
-        ...                        datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 11)],
-        ... }))
-        >>> log.dfg().rows()
-        [('check', 'approve', 1, 3600.0), ('check', 'reject', 1, 7200.0)]
-        >>> log.filter(end_activity="reject").case_durations()["duration_s"].to_list()
-        [7200.0]
+        Example:
+            >>> import polars as pl
+            >>> from datetime import datetime
+    from pathlib import Path
+            >>> log = EventLog.open(pl.DataFrame({
+            ...     "case:concept:name": ["c1", "c1", "c2", "c2"],
+            ...     "concept:name": ["check", "approve", "check", "reject"],
+            ...     "time:timestamp": [datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 10),
+            ...                        datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 11)],
+            ... }))
+            >>> log.dfg().rows()
+            [('check', 'approve', 1, 3600.0), ('check', 'reject', 1, 7200.0)]
+            >>> log.filter(end_activity="reject").case_durations()["duration_s"].to_list()
+            [7200.0]
     """
 
     def __init__(self, source: Local | Remote, filters: Filters | None = None) -> None:
@@ -155,6 +157,58 @@ class EventLog:
         """Failures, retries and escalations by step and error type."""
         return self.figure("retry_hotspots")
 
+    def queue_wait(self) -> pl.DataFrame:
+        """Per queue: items and their wait from arrival to pick-up (mean, median, p95, max)."""
+        return self.figure("queue_wait")
+
+    def rework(self) -> pl.DataFrame:
+        """Per step: cases that ran it again as new work, kept apart from retries."""
+        return self.figure("rework")
+
+    def bottlenecks(self) -> pl.DataFrame:
+        """Steps and handoffs ranked by their share of all waiting time in cycle time."""
+        return self.figure("bottlenecks")
+
+    def sla(self, at: datetime | str | None = None, by: str = "step") -> pl.DataFrame:
+        """Items met, breached and open against their due time, per step or workflow."""
+        return self.figure("sla", at=at, by=by)
+
+    def throughput(self, every: str = "1d") -> pl.DataFrame:
+        """Cases started and completed per period (``1h``, ``1d`` or ``1w``)."""
+        return self.figure("throughput", every=every)
+
+    def handover(self) -> pl.DataFrame:
+        """Handover of work between resources (pm4py's handover-of-work network)."""
+        return self.figure("handover")
+
+    def dotted_chart(self, limit: int = 20000) -> pl.DataFrame:
+        """Events with their case's index, for a dotted chart; at most ``limit`` events."""
+        return self.figure("dotted_chart", limit=limit)
+
+    def performance_spectrum(self, segments: int = 20000) -> pl.DataFrame:
+        """Per consecutive pair of steps, the end of one and the start of the next."""
+        return self.figure("performance_spectrum", segments=segments)
+
+    def bot_stats(self, at: datetime | str | None = None) -> pl.DataFrame:
+        """Per bot: state by heartbeat, utilization, success rate, median run time, version."""
+        return self.figure("bot_stats", at=at)
+
+    def case_timeline(self, case_id: str) -> pl.DataFrame:
+        """One case's attempts and waits, for a Gantt chart (``case_id`` is a pseudonym)."""
+        return self.figure("case_timeline", case_id=case_id)
+
+    def conformance(self, playbook: Any) -> pl.DataFrame:
+        """Per case: fitness against ``playbook`` and its deviations count.
+
+        ``playbook`` is a playbook YAML path, an orchestrator ``Playbook`` or a
+        :class:`~mining.ProcessModel`; a collector takes the path of a file it can read.
+        """
+        return self._against(playbook, "conformance")
+
+    def deviations(self, playbook: Any) -> pl.DataFrame:
+        """One row per deviation from ``playbook`` (skipped, out of order, unknown step)."""
+        return self._against(playbook, "deviations")
+
     def overview(self) -> pl.DataFrame:
         """One row of headline figures: cases, events, cycle time, retry and escalation rates."""
         return self.figure("overview")
@@ -205,6 +259,23 @@ class EventLog:
         return frame.to_pandas()
 
     # --- internals -----------------------------------------------------------------------
+
+    def _against(self, playbook: Any, name: str) -> pl.DataFrame:
+        if isinstance(playbook, str | Path):
+            return self.figure(name, playbook=str(playbook))
+        if isinstance(self._source, Remote):
+            raise MiningError(f"a collector checks {name} against a playbook file path")
+        from mining import conformance as checks
+        from mining._process_model import ProcessModel
+
+        model = (
+            playbook if isinstance(playbook, ProcessModel) else ProcessModel.from_playbook(playbook)
+        )
+        con = self._source.con
+        if self._filters.case_level:
+            self.register_kept_cases(con)
+        result: pl.DataFrame = getattr(checks, name)(con, model, self._filters)
+        return result
 
     def _engine(self, name: str) -> pl.DataFrame:
         if isinstance(self._source, Remote):
