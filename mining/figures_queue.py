@@ -241,8 +241,9 @@ def sla(
     """SLA compliance of items that carry a due time, per workflow and step or per workflow.
 
     ``by`` is ``step`` (default) or ``workflow``; statuses are as of ``at`` (default: the
-    newest event). An item is ``met`` when it was done (completed, or resumed from the workbench) by its
-    due time, ``breached`` when done late or still open past due, else ``open``.
+    newest event). An item is ``met`` when it was done (completed, or resumed from the
+    workbench) by its due time, ``breached`` when done late or still open past due, else
+    ``open``.
     ``compliance_rate`` is met / (met + breached); ``max_late_s`` the worst lateness.
 
     Example:
