@@ -248,7 +248,7 @@ def _run(name: str, **options: Any) -> None:
     values = {
         f.name: options[_option_name(f.name)]
         for f in _filter_fields()
-        if f.name in options and options[_option_name(f.name)] not in (None, "")
+        if options.get(_option_name(f.name)) not in (None, "")
     }
     values.update(
         {f"{ATTRIBUTE_PREFIX}{k}": v for k, v in _pairs("--attr", options["attr"]).items()}
