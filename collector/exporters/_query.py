@@ -14,6 +14,17 @@ from baton.contract import EVENT_COLUMNS
 
 #: Columns of the ``events`` table, in contract order.
 COLUMN_NAMES = tuple(name for name, _ in EVENT_COLUMNS)
+#: Integer columns, written as integers (not strings) by formats that type their values.
+INT_COLUMNS = tuple(name for name, kind in EVENT_COLUMNS if kind in ("INTEGER", "BIGINT"))
+#: Timestamp columns other than the event's own ``ts``.
+OTHER_TIME_COLUMNS = tuple(n for n, kind in EVENT_COLUMNS if kind == "TIMESTAMP" and n != "ts")
+
+
+def columns_except(*names: str) -> tuple[str, ...]:
+    """The contract's columns without ``names``, in contract order: a new column is exported
+    by every format without touching the writers."""
+    return tuple(name for name in COLUMN_NAMES if name not in names)
+
 
 #: Cases by their first event, then ``(ts, seq)`` within a case (the contract's order);
 #: ``event_id`` last makes the order total, so two exports of one table are identical.

@@ -19,34 +19,23 @@ from typing import IO, Any
 
 import duckdb
 
-from collector.exporters._query import ORDERED_EVENTS, iso_sql, replacing, row_batches
+from collector.exporters._query import (
+    INT_COLUMNS,
+    ORDERED_EVENTS,
+    OTHER_TIME_COLUMNS,
+    columns_except,
+    iso_sql,
+    replacing,
+    row_batches,
+)
 
 CASE_TYPE = "case"
 QUEUE_TYPE = "queue"
 RESOURCE_TYPE = "resource"
 _EPOCH = "1970-01-01T00:00:00Z"
-_INTS = ("seq", "attempt", "priority")
-_TIMES = ("due_ts",)
-_COLUMNS = (
-    "event_id",
-    "seq",
-    "workflow",
-    "workflow_version",
-    "lifecycle",
-    "resource",
-    "resource_kind",
-    "queue",
-    "attempt",
-    "priority",
-    "due_ts",
-    "payer",
-    "site",
-    "exception_type",
-    "error_type",
-    "outcome",
-    "trace_id",
-    "span_id",
-)
+_INTS = INT_COLUMNS
+_TIMES = OTHER_TIME_COLUMNS
+_COLUMNS = columns_except("case_id", "activity", "ts", "attributes")
 
 
 def write_ocel_json(con: duckdb.DuckDBPyConnection, out: Path) -> None:

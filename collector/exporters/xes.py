@@ -22,30 +22,21 @@ from typing import IO, Any
 
 import duckdb
 
-from collector.exporters._query import ORDERED_EVENTS, iso_sql, replacing, row_batches
+from collector.exporters._query import (
+    INT_COLUMNS,
+    ORDERED_EVENTS,
+    OTHER_TIME_COLUMNS,
+    columns_except,
+    iso_sql,
+    replacing,
+    row_batches,
+)
 from mining.readers._columns import XES_TRANSITIONS
 
 _STANDARD = ("case_id", "activity", "lifecycle", "ts", "resource", "attributes")
-_INTS = ("seq", "attempt", "priority")
-_DATES = ("due_ts",)
-_EXTRA = (
-    "event_id",
-    "seq",
-    "workflow",
-    "workflow_version",
-    "resource_kind",
-    "queue",
-    "attempt",
-    "priority",
-    "due_ts",
-    "payer",
-    "site",
-    "exception_type",
-    "error_type",
-    "outcome",
-    "trace_id",
-    "span_id",
-)
+_INTS = INT_COLUMNS
+_DATES = OTHER_TIME_COLUMNS
+_EXTRA = columns_except(*_STANDARD)
 _CASE_PREFIX = "case:"
 _INDENT = ("", "\t", "\t\t", "\t\t\t")
 _HEADER = """<?xml version="1.0" encoding="UTF-8"?>
