@@ -1,0 +1,481 @@
+"""Live aggregates: the dashboard's opening figures kept up to date as events arrive.
+
+A full scan of ten million events for every dashboard open costs seconds; these tables make
+it cost the size of what changed. Every row is the **contribution of one case**, so keeping
+them right is one rule: when a batch touches a case, delete that case's rows and compute
+them again from its events (:func:`refresh`). A late, out-of-order or repeated event is
+therefore no special case: its case is recomputed from everything stored, and the result is
+the same as :func:`recompute_all` (the property tests check exactly that).
+
+Tables (all keyed by ``case_id``, with the dimensions workflow, version, payer, site):
+
+- ``live_cases``: one row per case and slice (a case's events that share workflow, version,
+  payer and site; almost every case has one). First and last event, event and lifecycle
+  counts. Cycle-time percentiles are computed at query time from it, never from sums.
+- ``live_edges``: directly-follows edges of the case's activity instances per hour of the
+  target's completion: count and waiting-time sum in integer microseconds (exact sums).
+- ``live_steps``: lifecycle counts per step and hour (retry counters).
+- ``live_open``: queue arrivals that no departure has followed yet (open items now).
+
+Figures read the tables only when they are in step with ``events`` (:func:`in_sync`) and
+the filters allow an exact answer; otherwise they compute from events, so a live figure
+never answers differently from its full counterpart in :mod:`mining.figures`. Decisions
+and measurements: ``docs/live-aggregates.md``.
+
+Example:
+    >>> import duckdb, datetime as dt
+    >>> from mining.schema import create_events_table
+    >>> con = duckdb.connect()
+    >>> create_events_table(con)
+    >>> ensure(con)
+    True
+    >>> t = dt.datetime(2026, 3, 2, 9)
+    >>> con.execute(
+    ...     "INSERT INTO events (event_id, seq, case_id, activity, lifecycle, ts) VALUES "
+    ...     "('e1', 1, 'c1', 'intake', 'enqueued', $t), ('e2', 2, 'c1', 'intake', 'started', $t)",
+    ...     {"t": t},
+    ... ) and None
+    >>> refresh(con, ["c1"])
+    >>> overview_live(con)["events"].to_list()
+    [2]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from mining import figures
+from mining.filters import Filters, parse_time
+from mining.views import QUEUE_ARRIVALS, QUEUE_DEPARTURES
+
+_DIMS = "workflow VARCHAR, workflow_version VARCHAR, payer VARCHAR, site VARCHAR"
+_DIM_COLS = "workflow, workflow_version, payer, site"
+
+#: Table name -> DDL. ``mixed``: the case has more than one slice, so a filter on a
+#: dimension may keep only part of it; filtered figures compute such cases from events.
+DDL: dict[str, str] = {
+    "live_cases": f"""CREATE TABLE IF NOT EXISTS live_cases (
+        case_id VARCHAR, {_DIMS}, start_ts TIMESTAMP, end_ts TIMESTAMP, events BIGINT,
+        handoffs BIGINT, retries BIGINT, failures BIGINT, escalations BIGINT,
+        untimed BIGINT, mixed BOOLEAN)""",
+    "live_edges": f"""CREATE TABLE IF NOT EXISTS live_edges (
+        case_id VARCHAR, hour TIMESTAMP, {_DIMS}, source VARCHAR, target VARCHAR,
+        n BIGINT, wait_n BIGINT, wait_us BIGINT, mixed BOOLEAN)""",
+    "live_steps": f"""CREATE TABLE IF NOT EXISTS live_steps (
+        case_id VARCHAR, hour TIMESTAMP, {_DIMS}, activity VARCHAR, attempts BIGINT,
+        items BIGINT, retries BIGINT, failures BIGINT, successes BIGINT,
+        escalations BIGINT)""",
+    "live_open": f"""CREATE TABLE IF NOT EXISTS live_open (
+        case_id VARCHAR, {_DIMS}, queue VARCHAR, enqueued_ts TIMESTAMP, due_ts TIMESTAMP,
+        mixed BOOLEAN)""",
+}
+
+#: Column (or expression) that bounds each table's rows of a case from below by its start,
+#: so a refresh's delete skips old row groups by their zone maps.
+_TIME_BOUND = {
+    "live_cases": "end_ts",
+    "live_edges": "hour",
+    "live_steps": "hour",
+    "live_open": "enqueued_ts",
+}
+
+# Columns a refresh copies out of ``events`` (never the attribute map).
+_EVENT_COLS = (
+    "case_id, workflow, workflow_version, payer, site, activity, lifecycle, ts, seq, "
+    "attempt, queue, due_ts, resource, resource_kind, exception_type, error_type, outcome, "
+    "span_id"
+)
+
+
+def _in_list(values: Sequence[str]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def _edges_sql(src: str, mixed: str) -> str:
+    """Directly-follows edges per case, hour and dimensions of the target, as figures.dfg.
+
+    The same activity instances as :func:`mining.views.instances_cte`, but each window is
+    one sort over all rows with the partition key compared to the neighbour's: DuckDB's
+    partitioned windows cost ~4x more over thousands of tiny partitions (a refresh's
+    shape), and the property tests hold the two formulations equal.
+    """
+    return f"""
+        WITH paired AS (
+            SELECT case_id, activity, workflow, workflow_version, payer, site, ts, seq,
+                   lifecycle,
+                   CASE WHEN LAG(lifecycle) OVER w = 'started'
+                             AND LAG(case_id) OVER w IS NOT DISTINCT FROM case_id
+                             AND LAG(activity) OVER w IS NOT DISTINCT FROM activity
+                             AND LAG(attempt) OVER w IS NOT DISTINCT FROM attempt
+                        THEN LAG(ts) OVER w ELSE ts END AS start_ts
+            FROM {src}
+            WHERE lifecycle IN ('started', 'completed', 'failed')
+            WINDOW w AS (ORDER BY case_id, activity, attempt, ts, seq)
+        ),
+        e AS (
+            SELECT case_id, activity AS source, LEAD(activity) OVER w AS target,
+                   epoch_us(LEAD(start_ts) OVER w) - epoch_us(ts) AS wait_us,
+                   LEAD(ts) OVER w AS t_ts,
+                   LEAD(workflow) OVER w AS workflow,
+                   LEAD(workflow_version) OVER w AS workflow_version,
+                   LEAD(payer) OVER w AS payer, LEAD(site) OVER w AS site,
+                   LEAD(case_id) OVER w IS NOT DISTINCT FROM case_id AS same_case
+            FROM paired WHERE lifecycle IN ('completed', 'failed')
+            WINDOW w AS (ORDER BY case_id, ts, seq)
+        )
+        SELECT e.case_id, date_trunc('hour', t_ts) AS hour, {_DIM_COLS}, source, target,
+               count(*) AS n, count(e.wait_us) AS wait_n, sum(e.wait_us) AS wait_us,
+               {"any_value(m.mixed)" if mixed == "m.mixed" else mixed} AS mixed
+        FROM e {_mixed_join(mixed, "e")}
+        WHERE target IS NOT NULL AND same_case
+        GROUP BY e.case_id, hour, {_DIM_COLS}, source, target"""
+
+
+def _open_sql(src: str, mixed: str) -> str:
+    """Open items as figures.queue_summary sees them at the newest event (every timed event
+    is then at or before "now"): arrivals after the last departure of the same item."""
+    return f"""
+        WITH last_departure AS (
+            SELECT case_id, activity, attempt, queue, max({{'t': ts, 's': seq}}) AS last
+            FROM {src}
+            WHERE lifecycle IN ({_in_list(QUEUE_DEPARTURES)}) AND ts IS NOT NULL
+              AND case_id IS NOT NULL AND activity IS NOT NULL
+            GROUP BY case_id, activity, attempt, queue
+        )
+        SELECT a.case_id, a.workflow, a.workflow_version, a.payer, a.site, a.queue,
+               a.ts AS enqueued_ts, a.due_ts, {mixed} AS mixed
+        FROM {src} a {_mixed_join(mixed, "a")}
+        LEFT JOIN last_departure d
+          ON d.case_id = a.case_id AND d.activity = a.activity
+         AND d.attempt IS NOT DISTINCT FROM a.attempt AND d.queue IS NOT DISTINCT FROM a.queue
+        WHERE a.lifecycle IN ({_in_list(QUEUE_ARRIVALS)}) AND a.ts IS NOT NULL
+          AND (d.last IS NULL OR d.last < {{'t': a.ts, 's': a.seq}})"""
+
+
+_MIXED = "(SELECT case_id, count(*) > 1 AS mixed FROM live_slices GROUP BY case_id)"
+
+
+def _mixed_join(mixed: str, alias: str) -> str:
+    if mixed != "m.mixed":
+        return ""
+    return f"JOIN {_MIXED} m ON {alias}.case_id IS NOT DISTINCT FROM m.case_id"
+
+
+def _compute_sql(src: str) -> dict[str, str]:
+    """``SELECT``s giving each table's rows for every case in ``src`` (an events relation);
+    ``live_slices`` (a temp table from the first entry) must exist for the others."""
+    return {
+        "live_slices": f"""
+            SELECT case_id, {_DIM_COLS}, min(ts) AS start_ts, max(ts) AS end_ts,
+                   count(*) AS events,
+                   count(*) FILTER (WHERE lifecycle = 'enqueued') AS handoffs,
+                   count(*) FILTER (WHERE lifecycle = 'retried') AS retries,
+                   count(*) FILTER (WHERE lifecycle = 'failed') AS failures,
+                   count(*) FILTER (WHERE lifecycle = 'escalated') AS escalations,
+                   count(*) - count(ts) AS untimed
+            FROM {src} GROUP BY case_id, {_DIM_COLS}""",
+        "live_cases": f"SELECT s.*, m.mixed FROM live_slices s {_mixed_join('m.mixed', 's')}",
+        "live_edges": _edges_sql(src, "m.mixed"),
+        "live_steps": f"""
+            SELECT case_id, date_trunc('hour', ts) AS hour, {_DIM_COLS}, activity,
+                   count(*) FILTER (WHERE lifecycle = 'started') AS attempts,
+                   count(*) FILTER (WHERE lifecycle = 'enqueued') AS items,
+                   count(*) FILTER (WHERE lifecycle = 'retried') AS retries,
+                   count(*) FILTER (WHERE lifecycle = 'failed') AS failures,
+                   count(*) FILTER (WHERE lifecycle = 'completed') AS successes,
+                   count(*) FILTER (WHERE lifecycle = 'escalated') AS escalations
+            FROM {src} WHERE activity IS NOT NULL
+            GROUP BY case_id, hour, {_DIM_COLS}, activity""",
+        "live_open": _open_sql(src, "m.mixed"),
+    }
+
+
+def ensure(con: duckdb.DuckDBPyConnection) -> bool:
+    """Create the live tables if missing; True when any was missing (then fill them)."""
+    existing = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary"
+        ).fetchall()
+    }
+    for ddl in DDL.values():
+        con.execute(ddl)
+    return not set(DDL) <= existing
+
+
+def _fill(con: duckdb.DuckDBPyConnection, src: str) -> None:
+    sql = _compute_sql(src)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE live_slices AS {sql['live_slices']}")
+    try:
+        for table in DDL:
+            con.execute(f"INSERT INTO {table} BY NAME {sql[table]}")
+    finally:
+        con.execute("DROP TABLE IF EXISTS live_slices")
+
+
+def recompute_all(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild every live table from all events (a new file, a prune, an import).
+
+    Runs in the caller's transaction when one is open.
+    """
+    ensure(con)
+    for table in DDL:
+        con.execute(f"DELETE FROM {table}")
+    _fill(con, f"(SELECT {_EVENT_COLS} FROM events)")
+
+
+def refresh(
+    con: duckdb.DuckDBPyConnection,
+    case_ids: Iterable[str | None] | pa.Array | pa.ChunkedArray,
+    since: datetime | None = None,
+) -> None:
+    """Recompute the contributions of ``case_ids`` from their stored events.
+
+    Costs the events of those cases, not the table: ``since`` is the earliest time of the
+    events just written (``None``: unknown), and events are read from the earlier of it and
+    the stored start of every touched case, so DuckDB skips older row groups by their zone
+    maps. Cases with events without a time are read without that bound. Call it in the
+    transaction that inserted the events, so readers never see events without aggregates.
+    """
+    ids = _as_array(case_ids)
+    if len(ids) == 0:
+        return
+    con.register("live_touched_in", pa.table({"case_id": ids}))
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE live_touched AS "
+            "SELECT DISTINCT case_id FROM live_touched_in"
+        )
+    finally:
+        con.unregister("live_touched_in")
+    try:
+        lo = _lower_bound(con, since)
+        params = {} if lo is None else {"lo": lo}
+        for table in DDL:
+            col = _TIME_BOUND[table]
+            bound = "TRUE" if lo is None else f"{col} >= date_trunc('hour', $lo)"
+            con.execute(
+                f"DELETE FROM {table} USING live_touched t "
+                f"WHERE {table}.case_id IS NOT DISTINCT FROM t.case_id AND {bound}",
+                params or None,
+            )
+        bound = "TRUE" if lo is None else "ts >= $lo"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE live_ev AS SELECT {_EVENT_COLS} FROM events e "
+            f"SEMI JOIN live_touched t ON e.case_id IS NOT DISTINCT FROM t.case_id "
+            f"WHERE {bound}",
+            params or None,
+        )
+        _fill(con, "live_ev")
+    finally:
+        con.execute("DROP TABLE IF EXISTS live_ev")
+        con.execute("DROP TABLE IF EXISTS live_touched")
+
+
+def _lower_bound(con: duckdb.DuckDBPyConnection, since: datetime | None) -> datetime | None:
+    """Earliest time any event of the touched cases can have, or None if unbounded."""
+    if since is None:
+        return None
+    rows = con.execute(
+        "SELECT min(start_ts), coalesce(sum(untimed), 0) FROM live_cases c "
+        "SEMI JOIN live_touched t ON c.case_id IS NOT DISTINCT FROM t.case_id"
+    ).fetchall()
+    start, untimed = rows[0]
+    if untimed:
+        return None
+    return since if start is None else min(since, start)
+
+
+def _as_array(case_ids: Iterable[str | None] | pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(case_ids, pa.ChunkedArray):
+        return case_ids.combine_chunks().cast(pa.string())
+    if isinstance(case_ids, pa.Array):
+        return case_ids.cast(pa.string())
+    return pa.array(list(case_ids), pa.string())
+
+
+def in_sync(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the live tables exist and cover exactly the stored events.
+
+    A writer that bypasses :func:`refresh` (an import through another connection, a manual
+    delete) makes the counts differ; live figures then compute from events instead, and the
+    store rebuilds the tables (:func:`recompute_all`) on its next write or open.
+    """
+    try:
+        rows = con.execute(
+            "SELECT (SELECT coalesce(sum(events), 0) FROM live_cases), "
+            "(SELECT count(*) FROM events)"
+        ).fetchall()
+    except duckdb.CatalogException:
+        return False
+    return bool(rows and rows[0][0] == rows[0][1])
+
+
+# --- figures from the live tables ---------------------------------------------------------
+
+
+def _dims(filters: Filters) -> tuple[str, dict[str, Any], bool]:
+    """``WHERE`` over the dimension filters, its parameters, and whether any is set."""
+    where, params = Filters(
+        workflow=filters.workflow, payer=filters.payer, site=filters.site
+    ).where()
+    return where, params, bool(params)
+
+
+def _mixed_events(filters: Filters) -> tuple[str, dict[str, Any]]:
+    """Filtered events of the cases with several slices: a filter may keep part of them."""
+    where, params = filters.where()
+    return (
+        f"(SELECT {_EVENT_COLS} FROM events e SEMI JOIN "
+        "(SELECT DISTINCT case_id FROM live_cases WHERE mixed) m "
+        f"ON e.case_id IS NOT DISTINCT FROM m.case_id WHERE {where})",
+        params,
+    )
+
+
+def overview_live(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pl.DataFrame:
+    """:func:`mining.figures.overview` from ``live_cases``; equal to it for any filters.
+
+    Percentiles come from per-case durations at query time. Time filters (and tables out of
+    step with events) compute from events.
+    """
+    filters = filters or Filters()
+    if filters.since or filters.until or not in_sync(con):
+        return figures.overview(con, filters)
+    where, params, _ = _dims(filters)
+    sql = f"""
+        WITH s AS (SELECT * FROM live_cases WHERE {where}),
+        per_case AS (
+            SELECT epoch(end_ts - start_ts) AS duration_s, escalations > 0 AS escalated
+            FROM s WHERE NOT mixed
+            UNION ALL
+            SELECT epoch(max(end_ts) - min(start_ts)), bool_or(escalations > 0)
+            FROM s WHERE mixed GROUP BY case_id
+        ),
+        totals AS (
+            SELECT CAST(coalesce(sum(events), 0) AS BIGINT) AS events,
+                   CAST(coalesce(sum(handoffs), 0) AS BIGINT) AS handoffs,
+                   CAST(coalesce(sum(retries), 0) AS BIGINT) AS retries,
+                   min(start_ts) AS first_ts, max(end_ts) AS last_ts
+            FROM s
+        )
+        SELECT (SELECT count(*) FROM per_case) AS cases, events, handoffs,
+               (SELECT median(duration_s) FROM per_case) AS median_cycle_s,
+               (SELECT quantile_cont(duration_s, 0.9) FROM per_case) AS p90_cycle_s,
+               retries / greatest(handoffs, 1) AS retry_rate,
+               (SELECT avg(CAST(escalated AS INTEGER)) FROM per_case) AS escalation_rate,
+               first_ts, last_ts
+        FROM totals
+    """
+    return con.sql(sql, params=params).pl()
+
+
+def dfg_live(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pl.DataFrame:
+    """:func:`mining.figures.dfg` from ``live_edges``; equal to it up to float rounding.
+
+    With a dimension filter, cases with several slices are computed from their events.
+    Time filters compute from events.
+    """
+    filters = filters or Filters()
+    if filters.since or filters.until or not in_sync(con):
+        return figures.dfg(con, filters)
+    where, params, filtered = _dims(filters)
+    rows = f"SELECT source, target, n, wait_n, wait_us FROM live_edges WHERE {where}"
+    if filtered:
+        mixed_src, mixed_params = _mixed_events(filters)
+        rows = (
+            f"{rows} AND NOT mixed UNION ALL "
+            f"SELECT source, target, n, wait_n, wait_us FROM ({_edges_sql(mixed_src, 'FALSE')})"
+        )
+        params = {**params, **mixed_params}
+    sql = f"""
+        SELECT source, target, CAST(sum(n) AS BIGINT) AS frequency,
+               sum(wait_us) / nullif(sum(wait_n), 0) / 1e6 AS mean_wait_s
+        FROM ({rows})
+        GROUP BY source, target
+        ORDER BY frequency DESC, source, target
+    """
+    return con.sql(sql, params=params).pl()
+
+
+def queue_summary_live(
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters | None = None,
+    at: datetime | str | None = None,
+) -> pl.DataFrame:
+    """:func:`mining.figures.queue_summary` from ``live_open``, as of the newest event or later.
+
+    An earlier ``at``, a time filter or tables out of step compute from events.
+    """
+    filters = filters or Filters()
+    if filters.since or filters.until or not in_sync(con):
+        return figures.queue_summary(con, filters, at)
+    newest = con.execute("SELECT max(end_ts) FROM live_cases").fetchall()[0][0]
+    moment = parse_time("at", at) if at is not None else newest
+    if moment is not None and (
+        moment.tzinfo is not None or (newest is not None and moment < newest)
+    ):
+        return figures.queue_summary(con, filters, at)
+    where, params, filtered = _dims(filters)
+    rows = f"SELECT queue, enqueued_ts, due_ts FROM live_open WHERE {where}"
+    if filtered:
+        mixed_src, mixed_params = _mixed_events(filters)
+        rows = (
+            f"{rows} AND NOT mixed UNION ALL "
+            f"SELECT queue, enqueued_ts, due_ts FROM ({_open_sql(mixed_src, 'FALSE')})"
+        )
+        params = {**params, **mixed_params}
+    sql = f"""
+        SELECT queue, count(*) AS open_items, max(age_s) AS oldest_age_s,
+               median(age_s) AS median_age_s,
+               count(*) FILTER (WHERE due_ts IS NOT NULL AND due_ts < $at) AS past_due
+        FROM (
+            SELECT queue, due_ts, epoch(CAST($at AS TIMESTAMP) - enqueued_ts) AS age_s
+            FROM ({rows})
+        )
+        GROUP BY queue ORDER BY oldest_age_s DESC, queue
+    """
+    return con.sql(sql, params={**params, "at": moment}).pl()
+
+
+def retry_counts_live(
+    con: duckdb.DuckDBPyConnection, filters: Filters | None = None
+) -> pl.DataFrame:
+    """:func:`mining.figures.retry_counts` from ``live_steps``.
+
+    Exact for dimension filters and for ``since``/``until`` on whole hours (the table's
+    grain); other times compute from events.
+    """
+    filters = filters or Filters()
+    _, times = Filters(since=filters.since, until=filters.until).where()
+    whole_hours = all(t.minute == t.second == t.microsecond == 0 for t in times.values())
+    if not whole_hours or not in_sync(con):
+        return figures.retry_counts(con, filters)
+    where, params, _ = _dims(filters)
+    if "f_since" in times:
+        where += " AND hour >= $f_since"
+    if "f_until" in times:
+        where += " AND hour < $f_until"
+    sql = f"""
+        SELECT *, retries / greatest(items, 1) AS retry_rate,
+               attempts / greatest(successes, 1) AS attempts_per_success
+        FROM (
+            SELECT activity,
+                   CAST(sum(attempts) AS BIGINT) AS attempts,
+                   CAST(sum(items) AS BIGINT) AS items,
+                   CAST(sum(retries) AS BIGINT) AS retries,
+                   CAST(sum(failures) AS BIGINT) AS failures,
+                   CAST(sum(successes) AS BIGINT) AS successes,
+                   CAST(sum(escalations) AS BIGINT) AS escalations
+            FROM live_steps WHERE {where}
+            GROUP BY activity
+        )
+        ORDER BY retries DESC, activity
+    """
+    return con.sql(sql, params={**params, **times}).pl()
