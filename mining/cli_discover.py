@@ -30,7 +30,8 @@ def open_log(path: Path) -> duckdb.DuckDBPyConnection:
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise MiningError(
-                f"{path} is held by a running collector; copy the file or stop the collector"
+                f"{path} is open in another process (a running collector?); "
+                "copy the file or stop that process"
             ) from None
         raise MiningError(f"cannot open {path}: {exc}") from None
 

@@ -123,15 +123,21 @@ def test_discovery_is_not_a_figure_of_the_query_api() -> None:
 
 # -- the CLI command, as the `baton mine` group registers it ----------------------------------
 
+#: A ``baton mine`` stand-in: registers the command and reports Baton errors as the root does.
 APP = """
 import sys
 import typer
+from baton.errors import BatonError
 from mining.cli_discover import discover_command
 
-app = typer.Typer()
+app = typer.Typer(pretty_exceptions_enable=False)
 app.command("discover")(discover_command)
 app.command("version")(lambda: None)
-app(sys.argv[1:])
+try:
+    app(sys.argv[1:])
+except BatonError as exc:
+    typer.echo(f"error: {exc}", err=True)
+    sys.exit(1)
 """
 
 
@@ -169,3 +175,13 @@ def test_cli_reads_a_parquet_log_and_rejects_a_missing_file(tmp_path: Path) -> N
     missing = run_cli("discover", "--db", str(tmp_path / "nope.duckdb"), cwd=tmp_path)
     assert missing.returncode == 2
     assert "does not exist" in missing.stderr
+
+
+def test_cli_says_when_another_process_holds_the_database(tmp_path: Path) -> None:
+    db = tmp_path / "held.duckdb"
+    with duckdb.connect(str(db)) as holder:
+        create_events_table(holder)
+        done = run_cli("discover", "--db", str(db), "--out", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: {db} is open in another process (a running collector?)")
+    assert not (tmp_path / "discovered.pnml").exists()
