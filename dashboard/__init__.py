@@ -5,9 +5,9 @@ file offline) and draw them with :mod:`dashboard.charts`. Importing this package
 import Streamlit, so the root CLI can register :func:`dashboard_command` cheaply.
 """
 
+from dashboard.access import Role
 from dashboard.cli import dashboard_command, run_dashboard
 from dashboard.config import DashboardSettings, load_settings
-from dashboard.access import Role
 from dashboard.errors import DashboardError, FigureRequestFailed, NotSignedIn, SourceNotFound
 
 __all__ = [

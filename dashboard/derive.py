@@ -86,11 +86,18 @@ def cases_on_edge(instances: pl.DataFrame, source: str, target: str) -> pl.DataF
 
 
 def variant_frame(variants: pl.DataFrame) -> pl.DataFrame:
-    """``variants`` with a readable ``variant`` (steps joined by →) and ``cases``, most
-    frequent first, whatever list or string form the figure gives the path in."""
+    """``variants`` with its path readable (steps joined by →), most frequent first.
+
+    Example:
+        >>> frame = pl.DataFrame({"variant": ["a,b"], "activities": [["a", "b"]],
+        ...                       "cases": [3], "share": [1.0]})
+        >>> variant_frame(frame)["variant"].to_list()
+        ['a → b']
+    """
     frame = variants
-    if "variant" in frame.columns and frame.schema["variant"].is_nested():
-        frame = frame.with_columns(variant=pl.col("variant").list.join(" → "))
-    if "cases" not in frame.columns and "count" in frame.columns:
-        frame = frame.rename({"count": "cases"})
-    return frame.sort("cases", descending=True)
+    if "activities" in frame.columns and isinstance(frame.schema["activities"], pl.List):
+        frame = frame.with_columns(
+            variant=pl.col("activities").list.join(" → "),
+            steps=pl.col("activities").list.len(),
+        ).drop("activities")
+    return frame.sort("cases", descending=True, maintain_order=True)

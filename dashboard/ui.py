@@ -194,12 +194,13 @@ def download(frame: pl.DataFrame, name: str) -> None:
 
 
 def _csv(frame: pl.DataFrame) -> str:
-    """CSV of ``frame``; nested columns (lists, maps) become JSON text, which CSV can hold."""
-    nested = [n for n, t in frame.schema.items() if t.is_nested()]
-    if nested:
-        frame = frame.with_columns(
-            pl.col(n).map_elements(str, return_dtype=pl.String) for n in nested
-        )
+    """CSV of ``frame``: lists joined with ``|``, structs as JSON, which CSV can hold."""
+    for name, kind in frame.schema.items():
+        if isinstance(kind, pl.List):
+            text = pl.col(name).list.eval(pl.element().cast(pl.String)).list.join(" | ")
+            frame = frame.with_columns(text.alias(name))
+        elif kind.is_nested():
+            frame = frame.with_columns(pl.col(name).struct.json_encode())
     return frame.write_csv()
 
 
@@ -210,17 +211,15 @@ def table(frame: pl.DataFrame, name: str, **kwargs: object) -> None:
 
 
 def dimension_values(column: str) -> list[str]:
-    """Values of ``column`` (workflow, payer, site) for the sidebar's choices; empty when the
-    source cannot say (a viewer may not read the per-case figure they come from)."""
-    if role() < Role.ANALYST:
-        return []
+    """Values of ``column`` (workflow, payer, site) for the sidebar's choices, read off an
+    aggregate figure any role may read; empty when the source cannot say."""
     try:
-        cases = data.load_figure("case_durations", ())
+        rows = data.load_figure("retry_hotspots", (("by", column),))
     except BatonError:
         return []
-    if column not in cases.columns:
+    if column not in rows.columns:
         return []
-    return sorted(v for v in cases[column].unique().to_list() if v)
+    return sorted(v for v in rows[column].unique().to_list() if v)
 
 
 def workflow_names() -> list[str]:

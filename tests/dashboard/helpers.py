@@ -298,6 +298,17 @@ def write_log(path: Path, table: pa.Table | None) -> Path:
     return path
 
 
+def import_sample_log(path: Path, parquet: Path) -> Path:
+    """A DuckDB file at ``path`` whose events are the rows of the exported log ``parquet``."""
+    con = duckdb.connect(str(path))
+    try:
+        create_events_table(con)
+        con.execute("INSERT INTO events SELECT * FROM read_parquet($path)", {"path": str(parquet)})
+    finally:
+        con.close()
+    return path
+
+
 class FakeCollector:
     """The collector's figure endpoint, served over real HTTP from a DuckDB file.
 
@@ -321,6 +332,12 @@ class FakeCollector:
             def do_GET(self) -> None:
                 url = urllib.parse.urlsplit(self.path)
                 values = dict(urllib.parse.parse_qsl(url.query))
+                if url.path == "/api/v1/figures" and fake.status is None:
+                    self._send(200, json.dumps(sorted(mining.FIGURES)).encode(), "application/json")
+                    return
+                if url.path == "/api/v1/audit/reads" and fake.status is None:
+                    self._send(200, b"[]", "application/json")  # open, like a collector
+                    return  # without tokens: everyone is admin
                 name = url.path.removeprefix("/api/v1/figures/")
                 fake.requests.append((name, dict(values)))
                 values.pop("format", None)

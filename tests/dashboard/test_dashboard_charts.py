@@ -40,7 +40,8 @@ def test_dfg_dot_has_every_activity_and_edge() -> None:
     dot = charts.dfg_dot(DFG)
     assert dot.startswith("digraph dfg {") and dot.rstrip().endswith("}")
     for activity in ("referral_intake", "eligibility_check", "prior_authorization", "scheduling"):
-        assert f'"{activity}";' in dot
+        assert f'"{activity}" [label="{activity}\\n' in dot
+    assert '"eligibility_check" [label="eligibility_check\\n12"]' in dot  # in-flow 10+2
     assert '"referral_intake" -> "eligibility_check" [label="10"' in dot
     assert '"eligibility_check" -> "eligibility_check" [label="2"' in dot
     assert dot.count("->") == len(DFG)
@@ -50,11 +51,16 @@ def test_dfg_dot_escapes_quotes_in_names() -> None:
     assert r'"say \"hi\"" -> "scheduling"' in charts.dfg_dot(DFG)
 
 
-def test_dfg_dot_wait_labels_are_humanized_and_width_is_frequency() -> None:
+def test_dfg_dot_thickness_and_colour_follow_the_chosen_measure() -> None:
+    by_frequency = charts.dfg_dot(DFG, "frequency")
+    assert (
+        '"referral_intake" -> "eligibility_check" [label="10", penwidth=6.0, color="#d9534f"]'
+        in (by_frequency)
+    )
     dot = charts.dfg_dot(DFG, "wait")
-    assert '"eligibility_check" -> "prior_authorization" [label="1.5 h", penwidth=4.0]' in dot
-    assert '"referral_intake" -> "eligibility_check" [label="20 min", penwidth=6.0]' in dot
-    assert '[label="n/a", penwidth=1.5]' in dot
+    assert '"eligibility_check" -> "prior_authorization" [label="1.5 h", penwidth=6.0' in dot
+    assert '"referral_intake" -> "eligibility_check" [label="20 min", penwidth=2.1' in dot
+    assert '[label="n/a", penwidth=1.0, color="#9ab3d5"]' in dot
 
 
 def test_dfg_dot_of_an_empty_frame_is_a_valid_graph() -> None:
@@ -64,7 +70,18 @@ def test_dfg_dot_of_an_empty_frame_is_a_valid_graph() -> None:
 
 def test_dfg_dot_rejects_an_unknown_measure() -> None:
     with pytest.raises(ValueError, match="measure"):
-        charts.dfg_dot(DFG, "median")  # type: ignore[arg-type]
+        charts.dfg_dot(DFG, "median")
+
+
+def test_simplify_dfg_keeps_the_busiest_activities_and_paths() -> None:
+    assert charts.simplify_dfg(DFG).height == DFG.height
+    fewer_paths = charts.simplify_dfg(DFG, paths=0.5)
+    assert fewer_paths["frequency"].to_list() == [10, 6]
+    fewer_activities = charts.simplify_dfg(DFG, activities=0.4)  # 2 of 5 activities
+    assert set(fewer_activities["source"]) | set(fewer_activities["target"]) <= {
+        "referral_intake",
+        "eligibility_check",
+    }
 
 
 def test_queue_aging_heatmap_orders_buckets_by_bucket_order_not_text() -> None:

@@ -1,0 +1,226 @@
+"""Roles and sign-in against a real collector with viewer, analyst and admin tokens, and the
+workbench against a stand-in of the orchestrator's authenticated API.
+
+The collector decides what a token may read; the dashboard must show each person only the
+pages and case details their role allows, ask for a token when the collector wants one, and
+keep identified workbench details out of everything but the page that shows them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import access, data
+from dashboard.access import Role
+from tests.dashboard.conftest import TOKENS
+from tests.dashboard.test_dashboard_app import run_app, visit
+
+pytestmark = pytest.mark.usefixtures("fresh_caches")
+
+CASE_PAGES = ("case_explorer",)
+
+
+def pages_of(at: AppTest, page: str) -> bool:
+    """Whether ``page`` is in the navigation of the app as last run."""
+    try:
+        at.switch_page(f"app_pages/{page}.py")
+    except ValueError as exc:
+        assert "Could not find a navigation page" in str(exc)
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("role", "case_explorer", "workbench"),
+    [("viewer", False, False), ("analyst", True, False), ("admin", True, True)],
+)
+def test_roles_decide_the_pages(
+    monkeypatch: pytest.MonkeyPatch,
+    clinic_collector: str,
+    role: str,
+    case_explorer: bool,
+    workbench: bool,
+) -> None:
+    at = run_app(monkeypatch, collector=clinic_collector, token=TOKENS[role])
+    assert f"role: {role}" in at.sidebar.caption[-1].value
+    assert pages_of(at, "overview")
+    assert pages_of(at, "case_explorer") is case_explorer
+    assert pages_of(at, "workbench") is workbench
+
+
+def test_a_viewer_sees_no_case_id_anywhere(
+    monkeypatch: pytest.MonkeyPatch, clinic_collector: str
+) -> None:
+    at = run_app(monkeypatch, collector=clinic_collector, token=TOKENS["viewer"])
+    for page in ("overview", "process_map", "bottlenecks", "queues", "retries", "bots",
+                 "variants", "conformance"):  # fmt: skip
+        visit(at, page)
+        for frame in at.dataframe:
+            assert "case_id" not in frame.value.columns, page
+    visit(at, "overview")
+    assert at.metric, "a viewer still gets every aggregate figure"
+    visit(at, "bottlenecks")
+    assert any("analyst" in info.value for info in at.info)
+
+
+def test_an_analyst_sees_the_cases_behind_a_number(
+    monkeypatch: pytest.MonkeyPatch, clinic_collector: str
+) -> None:
+    at = run_app(monkeypatch, collector=clinic_collector, token=TOKENS["analyst"])
+    visit(at, "overview")
+    assert "case_id" in at.dataframe[0].value.columns
+
+
+def test_without_a_token_the_dashboard_asks_for_one(
+    monkeypatch: pytest.MonkeyPatch, clinic_collector: str
+) -> None:
+    at = run_app(monkeypatch, collector=clinic_collector)
+    assert at.title[0].value == "Sign in to Baton"
+    assert not at.metric
+    at.text_input(key="sign_in_token").input("not-a-token-at-all")
+    next(b for b in at.button if b.label == "Sign in").click().run()
+    assert at.title[0].value == "Sign in to Baton", "a wrong token signs nobody in"
+    at.text_input(key="sign_in_token").input(TOKENS["analyst"])
+    next(b for b in at.button if b.label == "Sign in").click().run()
+    assert not at.exception
+    assert at.title[0].value == "Overview"
+    assert "role: analyst" in at.sidebar.caption[-1].value
+    assert pages_of(at, "case_explorer")
+    assert not at.query_params, "the token never goes in the URL"
+
+
+def test_user_roles_cap_an_oidc_users_role() -> None:
+    assert access.user_role("Ann@x.org", "ann@x.org:admin", Role.ADMIN) is Role.ADMIN
+    assert access.user_role("bob@x.org", "ann@x.org:admin", Role.ADMIN) is Role.VIEWER
+    assert access.user_role("ann@x.org", "ann@x.org:admin", Role.ANALYST) is Role.ANALYST
+    with pytest.raises(Exception, match="email:role"):
+        access.parse_user_roles("ann@x.org:boss")
+
+
+def test_role_probe_of_each_token(clinic_collector: str) -> None:
+    for role, token in TOKENS.items():
+        assert data.CollectorSource(clinic_collector, token).role() is Role[role.upper()]
+
+
+class FakeOrchestrator:
+    """``/v1/workbench[/{id}[/resolve]]`` with a bearer token, as ``orchestrator.api`` has."""
+
+    TOKEN = "orchestrator-token-123"
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = [
+            {"item_id": 7, "case_id": "case_abc", "workflow": "prior_auth", "step": "submit_pa",
+             "attempt": 3, "priority": 1, "payer": "Medicare", "site": "Westgate",
+             "enqueued_us": 1_772_500_000_000_000, "due_us": None},
+        ]  # fmt: skip
+        self.resolved: list[tuple[int, dict[str, Any]]] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _send(self, status: int, body: object) -> None:
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def _authorized(self) -> bool:
+                if self.headers.get("Authorization") != f"Bearer {fake.TOKEN}":
+                    self._send(401, {"error": "missing or wrong bearer token"})
+                    return False
+                return True
+
+            def do_GET(self) -> None:
+                if not self._authorized():
+                    return
+                if self.path == "/v1/workbench":
+                    self._send(200, fake.items)
+                else:
+                    item = dict(fake.items[0])
+                    item |= {"reference": "REF-0042", "payload": {"patient": "Jane Roe"}}
+                    self._send(200, item)
+
+            def do_POST(self) -> None:
+                if not self._authorized():
+                    return
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length))
+                fake.resolved.append((int(self.path.split("/")[3]), body))
+                fake.items = []
+                self._send(200, {"item_id": 7, "outcome": body["outcome"]})
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        return Handler
+
+    def __enter__(self) -> FakeOrchestrator:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def orchestrator() -> Iterator[FakeOrchestrator]:
+    with FakeOrchestrator() as fake:
+        yield fake
+
+
+def test_workbench_resolves_through_the_orchestrator(
+    monkeypatch: pytest.MonkeyPatch, clinic_db: Path, orchestrator: FakeOrchestrator
+) -> None:
+    at = run_app(
+        monkeypatch,
+        db=str(clinic_db),
+        orchestrator=orchestrator.url,
+        orchestrator_token=orchestrator.TOKEN,
+    )
+    visit(at, "workbench")
+    assert at.metric[0].value == "1"
+    assert at.dataframe[0].value["item_id"].tolist() == [7]
+    assert "REF-0042" not in str(at), "identified details only once an item is opened"
+    at.selectbox(key="workbench_item").set_value(7).run()
+    assert any("REF-0042" in md.value for md in at.markdown)
+    assert at.json[0].value == json.dumps({"patient": "Jane Roe"})
+    at.text_input(key="workbench_outcome").input("approved")
+    at.text_input(key="workbench_person").input("NR")
+    next(b for b in at.button if b.label == "Resolve").click().run()
+    assert not at.exception and not at.error
+    assert orchestrator.resolved == [(7, {"outcome": "approved", "person": "NR"})]
+    assert at.success[0].value.startswith("Item #7 resolved")
+    assert not at.query_params
+    assert "REF-0042" not in str(at.session_state.to_dict()), "nothing identified is kept"
+
+
+def test_workbench_with_a_wrong_token_says_so(
+    monkeypatch: pytest.MonkeyPatch, clinic_db: Path, orchestrator: FakeOrchestrator
+) -> None:
+    at = run_app(
+        monkeypatch, db=str(clinic_db), orchestrator=orchestrator.url, orchestrator_token="nope1234"
+    )
+    at.switch_page("app_pages/workbench.py").run()
+    assert not at.exception
+    assert at.error[0].value == "orchestrator answered 401: missing or wrong bearer token"
+
+
+def test_workbench_without_an_orchestrator_says_how_to_connect(
+    monkeypatch: pytest.MonkeyPatch, clinic_db: Path
+) -> None:
+    at = visit(run_app(monkeypatch, db=str(clinic_db)), "workbench")
+    assert "BATON_DASHBOARD_ORCHESTRATOR" in at.info[0].value
