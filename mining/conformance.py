@@ -47,6 +47,7 @@ below 1.0: token replay counts missing and remaining tokens, this one counts mov
 from __future__ import annotations
 
 import dataclasses
+from enum import StrEnum
 from typing import Any
 
 import duckdb
@@ -64,6 +65,7 @@ from mining.filters import Filters
 from mining.views import with_views
 
 __all__ = [
+    "CaseStatus",
     "DeviationKind",
     "ProcessModel",
     "conformance",
@@ -73,17 +75,28 @@ __all__ = [
 ]
 
 
-class DeviationKind:
-    """Kinds of deviation :func:`deviations` reports (plain strings in the frame)."""
+class DeviationKind(StrEnum):
+    """Why an execution breaks the playbook (the ``kind`` column of :func:`deviations`)."""
 
     UNKNOWN_STEP = "unknown_step"
+    """The activity is not a step of the playbook."""
     SKIPPED_STEP = "skipped_step"
+    """The step came early: the steps in between were never executed."""
     OUT_OF_ORDER = "out_of_order"
+    """Any other route the playbook does not allow, ahead of or behind where the case stood."""
     NOT_FINISHED = "not_finished"
+    """The case's segment is over at a step with no route to ``end`` or another workflow."""
 
 
-#: How a case's segment in the workflow stands: its last event decides.
-STATUSES = ("completed", "failed", "open")
+class CaseStatus(StrEnum):
+    """How a case's segment in the workflow stands (the ``status`` column): its last event."""
+
+    COMPLETED = "completed"
+    """Ended by a completion, a business exception or a person's resolution."""
+    FAILED = "failed"
+    """Ended by a technical failure with nothing after it (``on_exhausted: fail``)."""
+    OPEN = "open"
+    """Work is still on a queue or at the workbench."""
 
 
 # -- the per-case check ------------------------------------------------------------------------
@@ -174,7 +187,10 @@ def _find_deviations(
     per_case = segments.select("case_id", "status").join(per_case, on="case_id", how="left")
     suspects = per_case.filter(
         pl.col("bad_step").fill_null(False)
-        | ((pl.col("status") == "completed") & ~pl.col("last").fill_null(BEFORE_START).is_in(ends))
+        | (
+            (pl.col("status") == CaseStatus.COMPLETED)
+            & ~pl.col("last").fill_null(BEFORE_START).is_in(ends)
+        )
     )
     if suspects.is_empty():
         return pl.DataFrame(schema=_DEVIATION_SCHEMA)
@@ -219,7 +235,7 @@ def _walk(
             found.append((case_id, kind, activity, expected, span_id, ts, seq))
         if activity in model.steps:
             last = (activity, span_id, ts, seq)
-    if status == "completed" and at not in model.end_steps:
+    if status == CaseStatus.COMPLETED and at not in model.end_steps:
         activity, span_id, ts, seq = last or (None, None, None, None)
         found.append(
             (case_id, DeviationKind.NOT_FINISHED, activity, expected_after(at), span_id, ts, seq)
@@ -260,7 +276,7 @@ def conformance(
     segments, executions, found = _frames(con, model, filters)
     counts = executions.group_by("case_id").agg(executions=pl.len())
     per_case = found.group_by("case_id").agg(deviations=pl.len())
-    moves = pl.col("executions") + (pl.col("status") != "open").cast(pl.Int64)
+    moves = pl.col("executions") + (pl.col("status") != CaseStatus.OPEN).cast(pl.Int64)
     return (
         segments.join(counts, on="case_id", how="left")
         .join(per_case, on="case_id", how="left")
