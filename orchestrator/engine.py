@@ -27,7 +27,6 @@ from baton.contract import (
     WORKBENCH_QUEUE,
     Attr,
     EventName,
-    ExceptionType,
     Lifecycle,
     ResourceKind,
     SpanOp,
@@ -35,14 +34,15 @@ from baton.contract import (
     send_span_name,
     trace_id_for_case,
 )
+from orchestrator import transitions
 from orchestrator.bots import BotContext, BotRegistry
 from orchestrator.clock import VirtualClock, to_ns, to_us
-from orchestrator.errors import ApplicationException, BusinessException
-from orchestrator.playbook import END, HANDOFF, OnExhausted, Playbook, Step, validate_handoffs
+from orchestrator.playbook import Playbook, Step, validate_handoffs
 from orchestrator.records import build_record, event_id, span_id_for
 from orchestrator.states import ItemState
 from orchestrator.store import StateBackend
 from orchestrator.telemetry import case_trace
+from orchestrator.transitions import Result, Then
 
 #: Actions between grouped commits of the state store.
 COMMIT_EVERY = 256
@@ -364,75 +364,46 @@ class Engine:
             clock=VirtualClock(now),
             rng=self._rng(item),
         )
-        result: tuple[str, str | None, str | None]
-        try:
-            outcome = self.bots[step.bot](ctx)
-            result = ("ok", outcome, None)
-        except BusinessException as exc:
-            result = (ExceptionType.BUSINESS, exc.code, exc.code)
-        except ApplicationException as exc:
-            result = (ExceptionType.APPLICATION, None, exc.error_type)
-        except Exception as exc:  # a crashing bot is an application failure, retried
-            result = (ExceptionType.APPLICATION, None, type(exc).__name__)
-        elapsed = ctx.elapsed_s
-        if elapsed > step.timeout_s:
-            elapsed = step.timeout_s
-            result = (ExceptionType.TIMEOUT, None, "Timeout")
-        finish = now + timedelta(seconds=elapsed)
+        result = transitions.call_bot(self.bots[step.bot], ctx, step.bot)
+        result = transitions.timed_out(result, ctx.elapsed_s, step)
+        finish = now + timedelta(seconds=min(ctx.elapsed_s, step.timeout_s))
         self._at(finish, "finish", (item, span, bot_instance, result))
 
-    def _on_finish(
-        self, payload: tuple[Item, Span, str, tuple[str, str | None, str | None]]
-    ) -> None:
-        item, span, bot_instance, (kind, outcome, error_type) = payload
-        step = item.step
+    def _on_finish(self, payload: tuple[Item, Span, str, Result]) -> None:
+        """Apply the shared decision (:func:`transitions.finish`) in memory and the store."""
+        item, span, bot_instance, result = payload
         now = self.clock.now()
         self.stats.attempts_finished += 1
         self._free[item.queue].append(bot_instance)
         self._free[item.queue].sort()
+        done = transitions.finish(item.step, item.attempt, result)
+        span.set_attributes(done.span_attributes)
+        span.set_status(Status(done.status, done.status_description))
+        span.end(end_time=to_ns(now))
+        self._save(item, done.state)
         resource = {Attr.RESOURCE: bot_instance, Attr.RESOURCE_KIND: ResourceKind.BOT}
-        if kind == "ok":
-            span.set_attribute(Attr.OUTCOME, outcome or "done")
-            span.set_status(Status(StatusCode.OK))
-            span.end(end_time=to_ns(now))
-            self._save(item, ItemState.SUCCESSFUL)
-            self._event(item, Lifecycle.COMPLETED, span, **resource, **{Attr.OUTCOME: outcome})
-            self._advance(item, step.route(outcome), span.get_span_context(), outcome)
+        self._event(item, done.lifecycle, span, **resource, **done.event_attributes)
+        if done.then is Then.ADVANCE:
+            self._advance(item, done.target, span.get_span_context(), done.outcome)
+        elif done.then is Then.RETRY:
+            self._retry(item, span, done.retry_delay_s)
+        elif done.then is Then.FAIL_CASE:
+            self._close(item.case, "failed")
         else:
-            failure = {
-                Attr.EXCEPTION_TYPE: kind,
-                Attr.ERROR_TYPE: error_type,
-                Attr.OUTCOME: outcome,
-            }
-            span.set_attributes({k: v for k, v in failure.items() if v is not None})
-            span.set_status(Status(StatusCode.ERROR, error_type or kind))
-            span.end(end_time=to_ns(now))
-            self._save(item, ItemState.FAILED)
-            self._event(item, Lifecycle.FAILED, span, **resource, **failure)
-            if kind == ExceptionType.BUSINESS:
-                target = step.routes.get(outcome or "", END)
-                self._advance(item, target, span.get_span_context(), outcome)
-            else:
-                self._retry_or_escalate(item, span, error_type)
+            self._escalate(item, span)
         self._dispatch(item.queue)
 
-    def _retry_or_escalate(self, item: Item, span: Span, error_type: str | None) -> None:
-        policy = item.step.retry
-        retryable = error_type not in policy.non_retryable
-        if retryable and item.attempt < policy.max_attempts:
-            item.attempt += 1
-            item.link = span.get_span_context()
-            delay = policy.delay_before(item.attempt)
-            available = self.clock.now() + timedelta(seconds=delay)
-            self.stats.retries += 1
-            self._save(item, ItemState.RETRIED, defer_until=available)
-            self._event(item, Lifecycle.RETRIED, span, **{Attr.RESOURCE_KIND: ResourceKind.SYSTEM})
-            item.enqueued_at = available
-            self._at(available, "available", item)
-            return
-        if item.step.on_exhausted is OnExhausted.FAIL:
-            self._close(item.case, "failed")
-            return
+    def _retry(self, item: Item, span: Span, delay_s: float) -> None:
+        item.attempt += 1
+        item.link = span.get_span_context()
+        available = self.clock.now() + timedelta(seconds=delay_s)
+        self.stats.retries += 1
+        self._save(item, ItemState.RETRIED, defer_until=available)
+        self._event(item, Lifecycle.RETRIED, span, **{Attr.RESOURCE_KIND: ResourceKind.SYSTEM})
+        item.enqueued_at = available
+        self._at(available, "available", item)
+
+    def _escalate(self, item: Item, span: Span) -> None:
         self.stats.escalations += 1
         item.queue = WORKBENCH_QUEUE
         send = self._span(item, SpanOp.SEND, [span.get_span_context()])
@@ -447,13 +418,11 @@ class Engine:
     def _advance(
         self, item: Item, target: str, previous: trace.SpanContext, outcome: str | None
     ) -> None:
-        if target == END:
+        hop = transitions.next_step(self.playbooks, item.playbook, target)
+        if hop is None:
             self._close(item.case, outcome or "completed")
-        elif target.startswith(HANDOFF):
-            playbook = self.playbooks[target[1:]]
-            self._enqueue(item.case, playbook, playbook.first, previous)
         else:
-            self._enqueue(item.case, item.playbook, item.playbook.step(target), previous)
+            self._enqueue(item.case, hop[0], hop[1], previous)
 
     def _close(self, case: Case, outcome: str) -> None:
         self.store.close_case(case.case_id, outcome, to_us(self.clock.now()))
