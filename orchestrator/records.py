@@ -7,7 +7,7 @@ outbox holds exactly the bytes the shipper sends and the collector stores.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from baton.contract import Attr, EventName
@@ -41,23 +41,45 @@ def build_record(
     trace_id: int = 0,
     span_id: int = 0,
     event_name: str = EventName.WORK_ITEM,
+    encoded: bytes = b"",
 ) -> bytes:
     """A serialized ``LogRecord`` carrying the event's id and attributes.
 
     ``None`` attributes are left out rather than sent as empty strings. The record has no
     ``baton.seq`` yet: the outbox assigns it on insert and the shipper appends it with
     :func:`seq_suffix`, so records can be built outside the state store's write lock.
+    ``encoded`` (from :func:`encode_attributes`) comes before ``attributes``.
     """
     # Only work-item records carry the event id and lifecycle: those two attributes are how
     # any receiver tells a row of the event log from a heartbeat or a clock tick.
-    ids = [(Attr.EVENT_ID, event_id), (Attr.LIFECYCLE, lifecycle)]
+    if event_name == EventName.WORK_ITEM:
+        encoded = (
+            wire.key_value_once(Attr.EVENT_ID, event_id)
+            + wire.key_value(Attr.LIFECYCLE, lifecycle)
+            + encoded
+        )
     return wire.log_record(
         ts_ns=ts_ns,
         body=lifecycle,
-        attributes=[*(ids if event_name == EventName.WORK_ITEM else ()), *attributes.items()],
+        attributes=attributes.items(),
         trace_id=trace_id,
         span_id=span_id,
         event_name=event_name,
+        encoded=encoded,
+    )
+
+
+def encode_attributes(attributes: Mapping[str, Any], once: Collection[str] = ()) -> bytes:
+    """Record attributes encoded ahead, for several records sharing them (``None`` left out).
+
+    Keys in ``once`` have values that will not repeat (ids, times): they skip the cache.
+    """
+    return b"".join(
+        [
+            wire.key_value_once(k, v) if k in once else wire.key_value(k, v)
+            for k, v in attributes.items()
+            if v is not None
+        ]
     )
 
 

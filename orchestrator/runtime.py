@@ -10,23 +10,19 @@ processes. Every state change is written with its event record in one transactio
 from __future__ import annotations
 
 import dataclasses
-import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import SpanKind, StatusCode
 
 from baton.contract import (
-    EVENT_ONLY_ATTRIBUTES,
     MESSAGING_SYSTEM,
     WORKBENCH_QUEUE,
     Attr,
     EventName,
-    ExceptionType,
     Lifecycle,
     ResourceKind,
     SpanOp,
@@ -34,25 +30,16 @@ from baton.contract import (
     send_span_name,
     trace_id_for_case,
 )
+from orchestrator import transitions
 from orchestrator.bots import BotContext, BotRegistry
 from orchestrator.clock import Clock, WallClock, to_ns, to_us
-from orchestrator.errors import ApplicationException, BusinessException, OrchestratorError
-from orchestrator.playbook import (
-    END,
-    HANDOFF,
-    OnExhausted,
-    Playbook,
-    Step,
-    validate_handoffs,
-)
-from orchestrator.records import build_record, event_id, span_id_for
+from orchestrator.errors import OrchestratorError
+from orchestrator.playbook import Playbook, Step, validate_handoffs
+from orchestrator.records import build_record, encode_attributes, event_id, span_id_for
+from orchestrator.spans import SpanEmitter
 from orchestrator.states import ItemState
 from orchestrator.store import StateBackend
-from orchestrator.telemetry import case_trace
-
-log = logging.getLogger(__name__)
-
-Result = tuple[str, str | None, str | None]  # (kind, outcome, error type)
+from orchestrator.transitions import Result, Then
 
 
 @dataclasses.dataclass
@@ -75,6 +62,8 @@ class WorkItem:
     payer: str | None = None
     site: str | None = None
     version: str = ""
+    encoded: tuple[tuple[int, str], bytes] | None = dataclasses.field(default=None, repr=False)
+    """This attempt's record attributes, encoded (see :meth:`Runtime._encoded`)."""
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> WorkItem:
@@ -110,6 +99,10 @@ class _LazyPayload(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._load())
+
+
+#: Record attributes whose values do not repeat: encoding them skips the wire cache.
+_ONCE = frozenset({Attr.ITEM_ID, Attr.DUE_TS})
 
 
 def item_id_for(case_id: str, item_no: int) -> int:
@@ -157,6 +150,7 @@ class Runtime:
         self.worker_id = worker_id
         self.pseudonymize = pseudonymize
         self.tracer = tracer or trace.get_tracer(__name__)
+        self.spans = SpanEmitter(self.tracer)
         self.clock = clock or WallClock()
         self.lease_us = int(lease_s * 1e6)
         self.batch = batch
@@ -175,7 +169,8 @@ class Runtime:
             known = ", ".join(sorted(self.playbooks))
             raise OrchestratorError(f"unknown workflow {workflow!r} (known: {known})") from None
 
-    def _attrs(self, item: WorkItem, step: Step, **extra: Any) -> dict[str, Any]:
+    def _common(self, item: WorkItem, step: Step) -> dict[str, Any]:
+        """Attributes that a work item's spans and event records both carry."""
         attrs: dict[str, Any] = {
             Attr.CASE_ID: item.case_id,
             Attr.WORKFLOW: item.workflow,
@@ -185,26 +180,30 @@ class Runtime:
             Attr.ATTEMPT: item.attempt,
             Attr.MAX_ATTEMPTS: step.retry.max_attempts,
             Attr.PRIORITY: item.priority,
-            Attr.PAYER: item.payer,
-            Attr.SITE: item.site,
-            Attr.ITEM_ID: item.item_id,
-            Attr.DUE_TS: item.due_us,
         }
-        attrs.update(extra)
-        return {k: v for k, v in attrs.items() if v is not None}
+        return attrs
+
+    def _encoded(self, item: WorkItem, step: Step) -> bytes:
+        """The item's record attributes, encoded once for all its records of one attempt."""
+        key = (item.attempt, item.queue)
+        if item.encoded is not None and item.encoded[0] == key:
+            return item.encoded[1]
+        attrs = self._common(item, step)
+        attrs[Attr.PAYER] = item.payer
+        attrs[Attr.SITE] = item.site
+        attrs[Attr.ITEM_ID] = item.item_id
+        attrs[Attr.DUE_TS] = item.due_us
+        encoded = encode_attributes(attrs, once=_ONCE)
+        item.encoded = (key, encoded)
+        return encoded
 
     def _event(
         self, writes: Writes, item: WorkItem, step: Step, lifecycle: Lifecycle, ts_ns: int,
-        span: Span | int | None, **attrs: Any,
+        span_id: int, **attrs: Any,
     ) -> None:  # fmt: skip
         if not self.record_events:
             return
         eid = event_id(item.case_id, item.item_no, item.attempt, lifecycle)
-        if isinstance(span, int):
-            span_id = span
-        else:
-            ctx = span.get_span_context() if span is not None else None
-            span_id = ctx.span_id if ctx is not None and ctx.is_valid else 0
         writes.events.append(
             (
                 eid,
@@ -212,45 +211,46 @@ class Runtime:
                     ts_ns=ts_ns,
                     event_id=eid,
                     lifecycle=lifecycle,
-                    attributes=self._attrs(item, step, **attrs),
+                    attributes=attrs,
                     trace_id=trace_id_for_case(item.case_id),
                     span_id=span_id,
+                    encoded=self._encoded(item, step),
                 ),
             )
         )
 
     def _span(
-        self, item: WorkItem, step: Step, op: SpanOp, ts_ns: int, link: str | None,
-        **extra: Any,
-    ) -> Span:  # fmt: skip
+        self, item: WorkItem, step: Step, op: SpanOp, start_ns: int, end_ns: int,
+        link: str | None, extra: Mapping[str, Any] | None = None,
+        status: StatusCode = StatusCode.UNSET, description: str | None = None,
+    ) -> int:  # fmt: skip
+        """Emit one handoff span; returns its span id (0 if nothing was recorded)."""
         name = send_span_name(item.queue) if op is SpanOp.SEND else process_span_name(item.queue)
-        trace_id = trace_id_for_case(item.case_id)
-        links = []
-        if link:
-            context = SpanContext(trace_id, int(link, 16), True, TraceFlags(TraceFlags.SAMPLED))
-            links.append(Link(context))
-        attrs = self._attrs(item, step, **extra)
-        # Business dimensions and the item id ride on the events only: every span attribute
-        # costs the SDK a cleaning pass, and the events already carry them per handoff.
-        for key in EVENT_ONLY_ATTRIBUTES:
-            attrs.pop(key, None)
+        # Business dimensions and the item id ride on the events only: the events already
+        # carry them per handoff, and every span attribute costs encoding.
+        attrs = self._common(item, step)
+        if item.due_us is not None:
+            attrs[Attr.DUE_TS] = item.due_us
+        if extra:
+            attrs.update(extra)
         attrs[Attr.MESSAGING_SYSTEM] = MESSAGING_SYSTEM
-        attrs[Attr.MESSAGING_OPERATION] = str(op)
-        span_id = span_id_for(item.case_id, item.item_no, item.attempt, name)
-        with case_trace(trace_id, span_id):
-            return self.tracer.start_span(
-                name,
-                context=Context(),
-                kind=SpanKind.PRODUCER if op is SpanOp.SEND else SpanKind.CONSUMER,
-                attributes=attrs,
-                links=links,
-                start_time=ts_ns,
-            )
+        attrs[Attr.MESSAGING_OPERATION] = op.value
+        return self.spans.emit(
+            name,
+            SpanKind.PRODUCER if op is SpanOp.SEND else SpanKind.CONSUMER,
+            trace_id_for_case(item.case_id),
+            span_id_for(item.case_id, item.item_no, item.attempt, name),
+            start_ns,
+            end_ns,
+            attrs,
+            int(link, 16) if link else None,
+            status,
+            description,
+        )
 
     @staticmethod
-    def _span_hex(span: Span) -> str | None:
-        ctx = span.get_span_context()
-        return f"{ctx.span_id:016x}" if ctx.is_valid else None
+    def _hex(span_id: int) -> str | None:
+        return f"{span_id:016x}" if span_id else None
 
     # -- handoffs ----------------------------------------------------------------------------
     def _enqueue(
@@ -276,9 +276,8 @@ class Runtime:
             site=case.get("site"),
             version=playbook.version,
         )
-        span = self._span(item, step, SpanOp.SEND, ts_ns, link)
-        span.end(end_time=ts_ns)
-        item.link_span = self._span_hex(span)
+        span = self._span(item, step, SpanOp.SEND, ts_ns, ts_ns, link)
+        item.link_span = self._hex(span)
         writes.items.append(item.row(ItemState.NEW, now_us))
         kind = {Attr.RESOURCE_KIND: ResourceKind.SYSTEM}
         self._event(writes, item, step, Lifecycle.ENQUEUED, ts_ns, span, **kind)
@@ -332,13 +331,7 @@ class Runtime:
         self.store.commit()
         writes = Writes()
         for item, playbook, step in leased:
-            version = self.bots.versions.get(step.bot, "")
-            span = self._span(
-                item, step, SpanOp.PROCESS, ts_ns, item.link_span,
-                **{Attr.BOT_ID: self.worker_id, Attr.BOT_VERSION: version},
-            )  # fmt: skip
-            result = self._run_bot(item, step)
-            self._finish(writes, item, playbook, step, span, result)
+            self._finish(writes, item, playbook, step, ts_ns, self._run_bot(item, step))
         writes.apply(self.store)
         return len(rows)
 
@@ -355,88 +348,62 @@ class Runtime:
             rng=random.Random(f"{item.case_id}:{item.item_no}:{item.attempt}"),
         )
         began = time.monotonic()
-        result: Result
-        try:
-            result = ("ok", self.bots[step.bot](ctx), None)
-        except BusinessException as exc:
-            result = (ExceptionType.BUSINESS, exc.code, exc.code)
-        except ApplicationException as exc:
-            result = (ExceptionType.APPLICATION, None, exc.error_type)
-        except Exception as exc:  # a crashing bot is an application failure, retried
-            log.warning("bot %s failed on item %s: %s", step.bot, item.item_id, type(exc).__name__)
-            result = (ExceptionType.APPLICATION, None, type(exc).__name__)
-        if max(ctx.elapsed_s, time.monotonic() - began) > step.timeout_s:
-            result = (ExceptionType.TIMEOUT, None, "Timeout")
-        return result
+        result = transitions.call_bot(self.bots[step.bot], ctx, step.bot)
+        return transitions.timed_out(result, max(ctx.elapsed_s, time.monotonic() - began), step)
 
     def _finish(
-        self, writes: Writes, item: WorkItem, playbook: Playbook, step: Step, span: Span,
+        self, writes: Writes, item: WorkItem, playbook: Playbook, step: Step, started_ns: int,
         result: Result,
     ) -> None:  # fmt: skip
-        kind, outcome, error_type = result
+        """Apply the shared decision (:func:`transitions.finish`) to the state store."""
         ts_ns, now_us = self._now()
+        done = transitions.finish(step, item.attempt, result)
+        extra = {
+            Attr.BOT_ID: self.worker_id,
+            Attr.BOT_VERSION: self.bots.versions.get(step.bot, ""),
+            **done.span_attributes,
+        }
+        span = self._span(
+            item, step, SpanOp.PROCESS, started_ns, ts_ns, item.link_span, extra, done.status,
+            done.status_description,
+        )  # fmt: skip
+        writes.items.append(item.row(done.state, now_us))
         bot = {Attr.RESOURCE: self.worker_id, Attr.RESOURCE_KIND: ResourceKind.BOT}
-        if kind == "ok":
-            span.set_attribute(Attr.OUTCOME, outcome or "done")
-            span.set_status(Status(StatusCode.OK))
-            span.end(end_time=ts_ns)
-            writes.items.append(item.row(ItemState.SUCCESSFUL, now_us))
-            self._event(
-                writes, item, step, Lifecycle.COMPLETED, ts_ns, span, **bot,
-                **{Attr.OUTCOME: outcome},
-            )  # fmt: skip
-            self._advance(writes, item, playbook, step.route(outcome), span, outcome, ts_ns)
-            return
-        failure = {Attr.EXCEPTION_TYPE: kind, Attr.ERROR_TYPE: error_type, Attr.OUTCOME: outcome}
-        span.set_attributes({k: v for k, v in failure.items() if v is not None})
-        span.set_status(Status(StatusCode.ERROR, error_type or kind))
-        span.end(end_time=ts_ns)
-        writes.items.append(item.row(ItemState.FAILED, now_us))
-        self._event(writes, item, step, Lifecycle.FAILED, ts_ns, span, **bot, **failure)
-        if kind == ExceptionType.BUSINESS:
-            target = step.routes.get(outcome or "", END)
-            self._advance(writes, item, playbook, target, span, outcome, ts_ns)
-            return
-        policy = step.retry
-        if error_type not in policy.non_retryable and item.attempt < policy.max_attempts:
+        self._event(writes, item, step, done.lifecycle, ts_ns, span, **bot, **done.event_attributes)
+        if done.then is Then.ADVANCE:
+            self._advance(writes, item, playbook, done.target, span, done.outcome, ts_ns)
+        elif done.then is Then.RETRY:
             item.attempt += 1
-            item.link_span = self._span_hex(span)
-            available = now_us + int(policy.delay_before(item.attempt) * 1e6)
+            item.link_span = self._hex(span)
+            available = now_us + int(done.retry_delay_s * 1e6)
             writes.items.append(item.row(ItemState.RETRIED, now_us, available_us=available))
             system = {Attr.RESOURCE_KIND: ResourceKind.SYSTEM}
             self._event(writes, item, step, Lifecycle.RETRIED, ts_ns, span, **system)
-            return
-        if step.on_exhausted is OnExhausted.FAIL:
+        elif done.then is Then.FAIL_CASE:
             writes.closed.append((item.case_id, "failed", now_us))
-            return
-        item.queue = WORKBENCH_QUEUE
-        send = self._span(item, step, SpanOp.SEND, ts_ns, self._span_hex(span))
-        send.end(end_time=ts_ns)
-        item.link_span = self._span_hex(send)
-        writes.items.append(item.row(ItemState.ESCALATED, now_us, enqueued_us=now_us))
-        system = {Attr.RESOURCE_KIND: ResourceKind.SYSTEM}
-        self._event(writes, item, step, Lifecycle.ESCALATED, ts_ns, send, **system)
+        else:
+            item.queue = WORKBENCH_QUEUE
+            send = self._span(item, step, SpanOp.SEND, ts_ns, ts_ns, self._hex(span))
+            item.link_span = self._hex(send)
+            writes.items.append(item.row(ItemState.ESCALATED, now_us, enqueued_us=now_us))
+            system = {Attr.RESOURCE_KIND: ResourceKind.SYSTEM}
+            self._event(writes, item, step, Lifecycle.ESCALATED, ts_ns, send, **system)
 
     def _advance(
-        self, writes: Writes, item: WorkItem, playbook: Playbook, target: str, span: Span,
+        self, writes: Writes, item: WorkItem, playbook: Playbook, target: str, span: int,
         outcome: str | None, ts_ns: int,
     ) -> None:  # fmt: skip
-        if target == END:
+        hop = transitions.next_step(self.playbooks, playbook, target)
+        if hop is None:
             writes.closed.append((item.case_id, outcome or "completed", ts_ns // 1000))
             return
-        if target.startswith(HANDOFF):
-            playbook = self._playbook(target[1:])
-            target = playbook.first.name
         case = {
             "case_id": item.case_id,
             "priority": item.priority,
             "payer": item.payer,
             "site": item.site,
         }
-        self._enqueue(
-            writes, case, playbook, playbook.step(target), item.item_no + 1, self._span_hex(span),
-            ts_ns,
-        )  # fmt: skip
+        self._enqueue(writes, case, hop[0], hop[1], item.item_no + 1, self._hex(span), ts_ns)
 
     # -- the human workbench -----------------------------------------------------------------
     def escalated(self) -> list[dict[str, Any]]:
@@ -476,9 +443,8 @@ class Runtime:
         step = playbook.step(item.step)
         ts_ns, now_us = self._now()
         resource = self.pseudonymize("person", person)
-        span = self._span(item, step, SpanOp.PROCESS, ts_ns, item.link_span)
-        span.set_attributes({Attr.RESOURCE: resource, Attr.OUTCOME: outcome})
-        span.end(end_time=ts_ns)
+        human = {Attr.RESOURCE: resource, Attr.OUTCOME: outcome}
+        span = self._span(item, step, SpanOp.PROCESS, ts_ns, ts_ns, item.link_span, human)
         writes = Writes()
         writes.items.append(item.row(ItemState.SUCCESSFUL, now_us))
         self._event(
@@ -519,10 +485,10 @@ class Runtime:
             item = WorkItem.from_row(row)
             step = self._playbook(item.workflow).step(item.step)
             system = {Attr.RESOURCE_KIND: ResourceKind.SYSTEM}
-            self._event(writes, item, step, Lifecycle.ABANDONED, ts_ns, None, **system,
+            self._event(writes, item, step, Lifecycle.ABANDONED, ts_ns, 0, **system,
                         **{Attr.RESOURCE: row.get("lease_owner")})  # fmt: skip
             item.attempt += 1
             writes.items.append(item.row(ItemState.RETRIED, now_us, available_us=now_us))
-            self._event(writes, item, step, Lifecycle.RETRIED, ts_ns, None, **system)
+            self._event(writes, item, step, Lifecycle.RETRIED, ts_ns, 0, **system)
         writes.apply(self.store)
         return len(rows)

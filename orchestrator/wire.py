@@ -65,7 +65,11 @@ _KV_CACHE_MAX = 65536
 
 
 def key_value(key: str, value: Any, field: int = 6) -> bytes:
-    """An attributes entry (``LogRecord`` field 6, ``Span`` field 9), cached for repeats."""
+    """An attributes entry (``LogRecord`` field 6, ``Span`` field 9), cached for repeats.
+
+    For values that rarely repeat (item ids, due times) use :func:`key_value_once`: they
+    would only push the repeating pairs out of the cache.
+    """
     # The type is part of the key: True, 1 and 1.0 are equal in Python but not on the wire.
     cache_key = (field, key, value, type(value))
     encoded = _KV_CACHE.get(cache_key)
@@ -77,6 +81,11 @@ def key_value(key: str, value: Any, field: int = 6) -> bytes:
             _KV_CACHE.clear()  # values that vary (ids, times) must not grow it without bound
         _KV_CACHE[cache_key] = encoded
     return encoded
+
+
+def key_value_once(key: str, value: Any, field: int = 6) -> bytes:
+    """:func:`key_value` without the cache, for values that will not come again."""
+    return field_bytes(field, field_bytes(1, key.encode()) + field_bytes(2, _any_value(value)))
 
 
 @functools.lru_cache(maxsize=64)
@@ -99,13 +108,20 @@ def log_record(
     event_name: str = "",
     severity_number: int = 9,
     severity_text: str = "INFO",
+    encoded: bytes = b"",
 ) -> bytes:
-    """A serialized ``LogRecord`` (observed time = time; ``None`` attributes left out)."""
+    """A serialized ``LogRecord`` (observed time = time; ``None`` attributes left out).
+
+    ``encoded`` is attribute entries already encoded (:func:`key_value`), placed before
+    ``attributes``: a caller writing several records of one work item encodes the item's
+    attributes once.
+    """
     fixed_ts = struct.pack("<Q", ts_ns)
     parts = [
         b"\x09" + fixed_ts,  # time_unix_nano
         _severity(severity_number, severity_text),
         _body(body),
+        encoded,
     ]
     parts.extend([key_value(k, v) for k, v in attributes if v is not None])
     if trace_id:
