@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 from collector import audit
 from collector._endpoint import connect
 from collector.errors import StoreNotFound
+from mining import live
 from mining.schema import events_ddl
 
 _SPANS_DDL = """
@@ -117,7 +118,7 @@ SELECT * EXCLUDE (_ord, seq), coalesce(seq, $base + _ord) AS seq FROM ({{batch}}
 ANTI JOIN (
     SELECT event_id FROM events WHERE ts BETWEEN $lo AND $hi OR ($nulls AND ts IS NULL)
 ) e ON e.event_id = b.event_id
-RETURNING event_id, {audit.content_hash_sql()} AS content_hash
+RETURNING event_id, case_id, {audit.content_hash_sql()} AS content_hash
 """
 
 _FIRST_COPIES = """
@@ -147,6 +148,8 @@ class Store:
         self._next_span_seq = _scalar(con, "SELECT coalesce(max(seq), 0) FROM spans")
         self._next_event_seq = _scalar(con, "SELECT coalesce(max(seq), 0) FROM events")
         self._audit_head = audit.Head.load(con)
+        # Events the live aggregates cover; a different count means someone else wrote.
+        self._live_events = _scalar(con, "SELECT count(*) FROM events")
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -162,6 +165,9 @@ class Store:
                 con.execute(ddl)
             _migrate(con)
             con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+            if live.ensure(con) or not live.in_sync(con):
+                # A file from an older collector, or events written around the store.
+                live.recompute_all(con)
         except BaseException:
             con.close()
             raise
@@ -205,6 +211,7 @@ class Store:
         with self._lock:
             report = audit.prune(self._con, cutoff, key)
             self._audit_head = audit.Head.load(self._con)
+            self._resync()
             return report
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -237,8 +244,15 @@ class Store:
         inserted: dict[str, int] = {}
         bases = {"spans": self._next_span_seq, "events": self._next_event_seq}
         head = self._audit_head
+        covered = self._live_events
         con.begin()
         try:
+            if any(step.table == "events" for step in steps):
+                covered = _scalar(con, "SELECT count(*) FROM events")
+                if covered != self._live_events:
+                    # Events were written around the store (an import through a cursor):
+                    # rebuild the live aggregates before adding to them.
+                    live.recompute_all(con)
             for step in steps:
                 con.register(step.view, step.rows)
                 try:
@@ -253,6 +267,10 @@ class Store:
                         trail, head = audit.audit_rows(head, rows)
                         audit.append(con, trail)
                         inserted["events"] = rows.num_rows
+                        covered += rows.num_rows
+                        # The live aggregates of the touched cases, in the same commit.
+                        since = None if params["nulls"] else params["lo"]
+                        live.refresh(con, rows.column("case_id"), since)
                     else:
                         inserted[step.table] = _scalar(con, step.sql, params or None)
                 finally:
@@ -267,7 +285,20 @@ class Store:
                 bases[step.table] += step.rows.num_rows
         self._next_span_seq, self._next_event_seq = bases["spans"], bases["events"]
         self._audit_head = head
+        self._live_events = covered
         return inserted
+
+    def _resync(self) -> None:
+        """Rebuild the live aggregates from all events (after a prune), committed."""
+        con = self._con
+        con.begin()
+        try:
+            live.recompute_all(con)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        self._live_events = _scalar(con, "SELECT count(*) FROM events")
 
 
 class _Step(NamedTuple):

@@ -1,0 +1,332 @@
+"""Live aggregates equal a full recomputation, whatever batches arrive in whatever order.
+
+Property tests write random batches (late events, duplicates, repeated batches, cases whose
+events disagree on workflow, payer or site, events without ``seq``) through the collector's
+real :class:`~collector.store.Store` into a DuckDB file, then compare every live figure with
+its full counterpart in :mod:`mining.figures`, and the live tables with a rebuild from all
+events. An end-to-end test sends OTLP log records to a real collector process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from collector.otlp_logs import EVENT_SCHEMA
+from collector.store import Store
+from mining import figures, live
+from mining.filters import Filters
+from mining.registry import compute
+
+BASE = dt.datetime(2026, 3, 2, 8, 0)
+LIFECYCLES = (
+    "enqueued",
+    "started",
+    "completed",
+    "failed",
+    "retried",
+    "escalated",
+    "resumed",
+    "abandoned",
+)
+
+FILTERS = (
+    Filters(),
+    Filters(workflow="w1"),
+    Filters(payer="p1"),
+    Filters(site="s2"),
+    Filters(workflow="w2", payer="p2", site="s1"),
+)
+HOURS = (
+    Filters(since=BASE + dt.timedelta(hours=2)),
+    Filters(until=BASE + dt.timedelta(hours=5), payer="p2"),
+)
+
+
+@st.composite
+def event_rows(draw: st.DrawFn) -> dict[str, Any]:
+    case = draw(st.sampled_from(["c0", "c1", "c2", "c3", "c4"]))
+    # Most events carry their case's dimensions; some disagree (a "mixed" case).
+    home = int(case[1])
+    odd = draw(st.integers(0, 9)) == 0
+    return {
+        "case_id": case,
+        "workflow": draw(st.sampled_from(["w1", "w2", None])) if odd else f"w{home % 2 + 1}",
+        "workflow_version": "1",
+        "payer": draw(st.sampled_from(["p1", "p2", None])) if odd else f"p{home % 3}",
+        "site": f"s{home % 2 + 1}",
+        "activity": draw(st.sampled_from(["intake", "verify", "submit"])),
+        "lifecycle": draw(st.sampled_from(LIFECYCLES)),
+        # Minutes over ten hours: several hour buckets, many ties at equal times.
+        "ts": BASE + dt.timedelta(minutes=draw(st.integers(0, 600)) // 7 * 7),
+        "attempt": draw(st.sampled_from([1, 1, 2, None])),
+        "queue": draw(st.sampled_from(["q-intake", "q-verify", None])),
+        "due_ts": draw(st.sampled_from([None, BASE + dt.timedelta(hours=3)])),
+        "has_seq": draw(st.integers(0, 4)) > 0,
+    }
+
+
+@st.composite
+def batch_sequences(draw: st.DrawFn) -> list[list[dict[str, Any]]]:
+    rows = draw(st.lists(event_rows(), min_size=1, max_size=40))
+    for i, row in enumerate(rows):
+        row["event_id"] = f"e{i}"
+        row["seq"] = i + 1 if row.pop("has_seq") else None
+    # Split into batches in a random arrival order (late events), then repeat some rows
+    # and some whole batches (at-least-once senders).
+    order = draw(st.permutations(range(len(rows))))
+    cuts = sorted(draw(st.lists(st.integers(1, len(rows)), max_size=5)))
+    bounds = [0, *cuts, len(rows)]
+    batches = [[rows[j] for j in order[a:b]] for a, b in itertools.pairwise(bounds) if b > a]
+    repeats = draw(st.lists(st.integers(0, len(rows) - 1), max_size=5))
+    if repeats:
+        batches.append([rows[j] for j in repeats])
+    if draw(st.booleans()):
+        batches.append(list(batches[0]))
+    return batches
+
+
+def _table(rows: list[dict[str, Any]]) -> pa.Table:
+    columns = {name: [row.get(name) for row in rows] for name in EVENT_SCHEMA.names}
+    return pa.table(columns, schema=EVENT_SCHEMA)
+
+
+def _same(live_frame: pl.DataFrame, full_frame: pl.DataFrame, what: str) -> None:
+    assert live_frame.columns == full_frame.columns, what
+    assert live_frame.dtypes == full_frame.dtypes, what
+    assert live_frame.height == full_frame.height, (what, live_frame, full_frame)
+    for column in full_frame.columns:
+        for a, b in zip(live_frame[column].to_list(), full_frame[column].to_list(), strict=True):
+            if isinstance(a, float) and isinstance(b, float):
+                assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), (what, column, a, b)
+            else:
+                assert a == b, (what, column, live_frame, full_frame)
+
+
+def _snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        table: sorted(con.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+        for table in live.DDL
+    }
+
+
+def assert_live_equals_full(con: duckdb.DuckDBPyConnection) -> None:
+    assert live.in_sync(con)
+    for f in FILTERS:
+        _same(live.overview_live(con, f), figures.overview(con, f), f"overview {f}")
+        _same(live.dfg_live(con, f), figures.dfg(con, f), f"dfg {f}")
+        _same(live.queue_summary_live(con, f), figures.queue_summary(con, f), f"queue {f}")
+        _same(live.retry_counts_live(con, f), figures.retry_counts(con, f), f"retry {f}")
+    for f in HOURS:
+        _same(live.retry_counts_live(con, f), figures.retry_counts(con, f), f"retry {f}")
+        _same(live.overview_live(con, f), figures.overview(con, f), f"overview {f}")
+    late = BASE + dt.timedelta(days=2)
+    _same(
+        live.queue_summary_live(con, Filters(payer="p1"), late),
+        figures.queue_summary(con, Filters(payer="p1"), late),
+        "queue at a later time",
+    )
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(batches=batch_sequences())
+def test_live_aggregates_equal_full_recomputation(tmp_path: Path, batches) -> None:
+    path = tmp_path / f"live-{abs(hash(repr(batches)))}.duckdb"
+    store = Store.open(path)
+    try:
+        for batch in batches:
+            store.write([{"events": _table(batch)}])
+        con = store.cursor()
+        try:
+            assert_live_equals_full(con)
+            incremental = _snapshot(con)
+            con.begin()
+            live.recompute_all(con)
+            assert _snapshot(con) == incremental
+            con.rollback()
+        finally:
+            con.close()
+    finally:
+        store.close()
+        path.unlink()
+
+
+def _rows(n: int, case: str, start: dt.datetime, first_seq: int) -> list[dict[str, Any]]:
+    steps = ["enqueued", "started", "completed"] * (n // 3 + 1)
+    return [
+        {
+            "event_id": f"{case}-{first_seq + i}",
+            "seq": first_seq + i,
+            "case_id": case,
+            "workflow": "w1",
+            "payer": "p1",
+            "site": "s1",
+            "activity": ["intake", "verify", "submit"][i // 3 % 3],
+            "lifecycle": steps[i],
+            "ts": start + dt.timedelta(minutes=5 * i),
+            "attempt": 1,
+            "queue": "q",
+        }
+        for i in range(n)
+    ]
+
+
+def test_late_event_recomputes_an_old_case(tmp_path: Path) -> None:
+    """An event of a case that started long before the batch's time range moves its cycle
+    time and edges; only the touched case is recomputed."""
+    store = Store.open(tmp_path / "late.duckdb")
+    try:
+        store.write([{"events": _table(_rows(6, "old", BASE, 1))}])
+        later = BASE + dt.timedelta(days=3)
+        store.write([{"events": _table(_rows(9, "new", later, 100))}])
+        # Late: the old case's next step arrives with a time before everything of "new".
+        late = _rows(9, "old", BASE, 1)[6:]
+        store.write([{"events": _table(late)}])
+        con = store.cursor()
+        try:
+            assert_live_equals_full(con)
+            cases = dict(con.execute("SELECT case_id, events FROM live_cases").fetchall())
+            assert cases == {"old": 9, "new": 9}
+        finally:
+            con.close()
+    finally:
+        store.close()
+
+
+def test_events_written_around_the_store_are_picked_up(tmp_path: Path) -> None:
+    """An import through a cursor bypasses the refresh: figures fall back to events until the
+    store's next write (or open) rebuilds the tables."""
+    path = tmp_path / "around.duckdb"
+    store = Store.open(path)
+    try:
+        store.write([{"events": _table(_rows(6, "a", BASE, 1))}])
+        con = store.cursor()
+        con.register("extra", _table(_rows(3, "b", BASE, 50)))
+        con.execute("INSERT INTO events BY NAME SELECT * FROM extra")
+        assert not live.in_sync(con)
+        assert live.overview_live(con)["cases"].to_list() == [2]  # computed from events
+        store.write([{"events": _table(_rows(3, "c", BASE, 80))}])
+        assert live.in_sync(con)
+        assert_live_equals_full(con)
+        con.close()
+    finally:
+        store.close()
+    # A file whose live tables are gone (an older collector's) is rebuilt on open.
+    raw = duckdb.connect(str(path))
+    raw.execute("DROP TABLE live_edges")
+    raw.close()
+    store = Store.open(path)
+    try:
+        con = store.cursor()
+        assert_live_equals_full(con)
+        assert live.overview_live(con)["cases"].to_list() == [3]
+        con.close()
+    finally:
+        store.close()
+
+
+def test_registry_serves_live_figures(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "reg.duckdb")
+    try:
+        store.write([{"events": _table(_rows(9, "a", BASE, 1) + _rows(6, "b", BASE, 20))}])
+        con = store.cursor()
+        for name in ("overview", "dfg", "queue_summary", "retry_counts"):
+            _same(compute(f"{name}_live", con, {"payer": "p1"}), compute(name, con), name)
+        con.close()
+    finally:
+        store.close()
+
+
+def _logs_body(events: list[tuple[str, int, str, str, str, int]]) -> bytes:
+    """OTLP log records as the orchestrator's shipper sends them (one per event)."""
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    from baton.contract import Attr, EventName
+
+    request = ExportLogsServiceRequest()
+    resource = request.resource_logs.add()
+    resource.resource.attributes.add(
+        key=Attr.SERVICE_NAME, value=AnyValue(string_value="baton-orchestrator")
+    )
+    scope = resource.scope_logs.add()
+    t0 = int(BASE.replace(tzinfo=dt.UTC).timestamp()) * 10**9
+    for event_id, seq, case, step, lifecycle, minutes in events:
+        attrs = {
+            Attr.EVENT_ID: event_id,
+            Attr.SEQ: seq,
+            Attr.CASE_ID: case,
+            Attr.WORKFLOW: "referral",
+            Attr.WORKFLOW_VERSION: "3",
+            Attr.STEP: step,
+            Attr.LIFECYCLE: lifecycle,
+            Attr.MESSAGING_DESTINATION: step,
+            Attr.ATTEMPT: 1,
+            Attr.PAYER: "acme" if case != "b" else "zenith",
+            Attr.SITE: "north",
+        }
+        record = scope.log_records.add(
+            time_unix_nano=t0 + minutes * 60 * 10**9, event_name=EventName.WORK_ITEM
+        )
+        for key, value in attrs.items():
+            any_value = AnyValue(int_value=value) if isinstance(value, int) else None
+            record.attributes.append(
+                KeyValue(key=key, value=any_value or AnyValue(string_value=str(value)))
+            )
+    return request.SerializeToString()
+
+
+def test_collector_keeps_live_aggregates(start_collector) -> None:
+    """Events sent to a running collector, late and twice, land in the live aggregates; the
+    query API serves the live figures and they equal the full ones."""
+    collector = start_collector()
+    first = [
+        ("e1", 1, "a", "verify", "enqueued", 0),
+        ("e2", 2, "a", "verify", "started", 5),
+        ("e3", 3, "a", "verify", "completed", 7),
+        ("e7", 7, "b", "verify", "enqueued", 40),
+        ("e8", 8, "b", "verify", "started", 200),
+    ]
+    late = [  # case a's second step arrives after case b's events, and twice
+        ("e4", 4, "a", "submit", "enqueued", 7),
+        ("e5", 5, "a", "submit", "started", 30),
+        ("e6", 6, "a", "submit", "completed", 31),
+    ]
+    for body in (_logs_body(first), _logs_body(late), _logs_body(late + first[:2])):
+        answer = requests.post(
+            f"{collector.url}/v1/logs",
+            data=body,
+            headers={"Content-Type": "application/x-protobuf"},
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+    api = f"{collector.url}/api/v1/figures"
+    for name, query in (
+        ("overview", {}),
+        ("dfg", {}),
+        ("dfg", {"payer": "acme"}),
+        ("queue_summary", {}),
+        ("retry_counts", {"site": "north"}),
+    ):
+        params = {**query, "format": "json"}
+        live_rows = requests.get(f"{api}/{name}_live", params=params, timeout=10)
+        full_rows = requests.get(f"{api}/{name}", params=params, timeout=10)
+        assert live_rows.status_code == 200, live_rows.text
+        _same(pl.DataFrame(live_rows.json()), pl.DataFrame(full_rows.json()), name)
+    overview = requests.get(f"{api}/overview_live", params={"format": "json"}, timeout=10)
+    (row,) = overview.json()
+    assert (row["cases"], row["events"], row["handoffs"]) == (2, 8, 3)
