@@ -40,7 +40,9 @@ class SpanEmitter:
             self._sampler = tracer.sampler
             self._processor = tracer.span_processor
             self._resource = tracer.resource
-            self._scope = tracer._instrumentation_scope  # what the SDK gives its own spans
+            # What the SDK gives its own spans, and its per-tracer on/off switch.
+            self._scope = tracer._instrumentation_scope
+            self._enabled = tracer._is_enabled
             random_ids = tracer.id_generator.is_trace_id_random()
             self._flags = TraceFlags(
                 TraceFlags.SAMPLED | (TraceFlags.RANDOM_TRACE_ID if random_ids else 0)
@@ -73,9 +75,7 @@ class SpanEmitter:
                 name, kind, trace_id, span_id, start_ns, end_ns, attributes, links, status,
                 description,
             )  # fmt: skip
-        tracer = self.tracer
-        assert isinstance(tracer, sdk_trace.Tracer)
-        if not tracer._is_enabled():
+        if not self._enabled():
             return 0
         sampling = self._sampler.should_sample(_ROOT, trace_id, name, kind, attributes, links)
         if not sampling.decision.is_recording():
