@@ -89,4 +89,4 @@ def seq_suffix(seq: int) -> bytes:
     Protobuf merges concatenated messages and appends repeated fields, so this is exactly
     ``record.attributes.append(seq)`` without parsing the record.
     """
-    return wire.key_value(Attr.SEQ, seq)
+    return wire.key_value_once(Attr.SEQ, seq)  # every seq is new: keep it out of the cache

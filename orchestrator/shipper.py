@@ -61,9 +61,15 @@ class Shipper:
         self.stats = ShipperStats()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Everything at or below this seq is shipped. Seqs are assigned inside write
+        # transactions, which SQLite runs one at a time, so a row never appears below a seq
+        # already seen committed; scanning from the mark by primary key finds all the rest.
+        self._mark = 0
 
     def pending(self) -> int:
-        row = self._con.execute("SELECT count(*) FROM outbox WHERE shipped=0").fetchone()
+        row = self._con.execute(
+            "SELECT count(*) FROM outbox WHERE seq > ? AND shipped=0", (self._mark,)
+        ).fetchone()
         return int(row[0])
 
     def _request(self, records: list[tuple[int, bytes]]) -> bytes:
@@ -77,8 +83,8 @@ class Shipper:
     def ship_once(self) -> tuple[int, float | None]:
         """Send one batch. Returns (records shipped, seconds to wait before retrying or None)."""
         rows = self._con.execute(
-            "SELECT seq, record FROM outbox WHERE shipped=0 ORDER BY seq LIMIT ?",
-            (self._batch_size,),
+            "SELECT seq, record FROM outbox WHERE seq > ? AND shipped=0 ORDER BY seq LIMIT ?",
+            (self._mark, self._batch_size),
         ).fetchall()
         if not rows:
             return 0, None
@@ -96,8 +102,11 @@ class Shipper:
             self.stats.failures += 1
             log.debug("collector answered %s to %d events", response.status_code, len(rows))
             return 0, _retry_after(response) or 1.0
-        last = rows[-1][0]
-        self._con.execute("UPDATE outbox SET shipped=1 WHERE shipped=0 AND seq <= ?", (last,))
+        first, last = rows[0][0], rows[-1][0]
+        self._con.execute(
+            "UPDATE outbox SET shipped=1 WHERE seq BETWEEN ? AND ? AND shipped=0", (first, last)
+        )
+        self._mark = last
         self.stats.shipped += len(rows)
         return len(rows), None
 

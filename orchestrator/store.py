@@ -59,7 +59,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     record BLOB NOT NULL,           -- serialized OTLP LogRecord (the shipper adds baton.seq)
     shipped INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS outbox_unshipped ON outbox(shipped, seq);
+-- The shipper walks the outbox in seq order from its own mark (the primary key), so no index
+-- on ``shipped``: it would cost every insert and every "shipped" update a second write.
+DROP INDEX IF EXISTS outbox_unshipped;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS workers (
     worker_id TEXT PRIMARY KEY,

@@ -134,6 +134,23 @@ def log_record(
     return b"".join(parts)
 
 
+_KIND = tuple(b"\x30" + varint(k) if k else b"" for k in range(8))
+_NAMES: dict[str, bytes] = {}
+_STATUSES: dict[tuple[int, str], bytes] = {}
+
+
+def _status(code: int, message: str) -> bytes:
+    encoded = _STATUSES.get((code, message))
+    if encoded is None:
+        status = field_bytes(2, message.encode()) if message else b""
+        if code:
+            status += b"\x18" + varint(code)
+        encoded = field_bytes(15, status)
+        if len(_STATUSES) < 4096:  # messages are error types: few, but not trusted to be
+            _STATUSES[(code, message)] = encoded
+    return encoded
+
+
 def span(
     *,
     trace_id: int,
@@ -150,32 +167,34 @@ def span(
     flags: int,
 ) -> bytes:
     """A serialized ``Span``; ``kind`` and ``status_code`` in OTLP's numbering, ``links`` as
-    (trace id, span id, flags)."""
-    parts = [
-        field_bytes(1, trace_id.to_bytes(16, "big")),
-        field_bytes(2, span_id.to_bytes(8, "big")),
-    ]
+    (trace id, span id, flags).
+
+    This runs once per span on the export thread, so the fixed-size fields are written with
+    their tags inline and repeating parts (name, status, attribute pairs) come from caches.
+    """
+    # Tags: 1 trace_id (0x0a, 16 bytes), 2 span_id (0x12, 8), 4 parent (0x22, 8), 5 name,
+    # 6 kind (0x30), 7/8 start/end (0x39/0x41), 9 attributes, 13 links, 15 status, 16 flags.
+    parts = [b"\x0a\x10" + trace_id.to_bytes(16, "big") + b"\x12\x08" + span_id.to_bytes(8, "big")]
     if parent_span_id:
-        parts.append(field_bytes(4, parent_span_id.to_bytes(8, "big")))
-    parts.append(field_bytes(5, name.encode()))
-    if kind:
-        parts.append(b"\x30" + varint(kind))
-    parts.append(b"\x39" + struct.pack("<Q", start_ns))
-    parts.append(b"\x41" + struct.pack("<Q", end_ns))
-    parts.extend(key_value(k, v, 9) for k, v in attributes if v is not None)
+        parts.append(b"\x22\x08" + parent_span_id.to_bytes(8, "big"))
+    encoded_name = _NAMES.get(name)
+    if encoded_name is None:
+        encoded_name = field_bytes(5, name.encode())
+        if len(_NAMES) < 4096:
+            _NAMES[name] = encoded_name
+    parts.append(encoded_name + _KIND[kind] + struct.pack("<BQBQ", 0x39, start_ns, 0x41, end_ns))
+    cache = _KV_CACHE
+    for k, v in attributes:
+        if v is not None:
+            encoded = cache.get((9, k, v, type(v)))
+            parts.append(encoded if encoded is not None else key_value(k, v, 9))
     for link_trace, link_span, link_flags in links:
-        link = field_bytes(1, link_trace.to_bytes(16, "big")) + field_bytes(
-            2, link_span.to_bytes(8, "big")
-        )
+        link = b"\x0a\x10" + link_trace.to_bytes(16, "big") + b"\x12\x08"
+        link += link_span.to_bytes(8, "big")
         if link_flags:
             link += b"\x35" + struct.pack("<I", link_flags)
         parts.append(field_bytes(13, link))
-    status = b""
-    if status_message:
-        status += field_bytes(2, status_message.encode())
-    if status_code:
-        status += b"\x18" + varint(status_code)
-    parts.append(field_bytes(15, status))
+    parts.append(_status(status_code, status_message))
     if flags:
         parts.append(b"\x85\x01" + struct.pack("<I", flags))
     return b"".join(parts)
