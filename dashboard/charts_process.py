@@ -87,6 +87,9 @@ def variant_bars(variants: pl.DataFrame, variant: str, cases: str, top: int = 15
 def gantt(timeline: pl.DataFrame) -> go.Figure:
     """One case as a Gantt chart: per attempt, its wait on the queue and its service.
 
+    Rows are labelled ``activity item.attempt`` (``check_status 3.1``: third item of that
+    step in the case, first attempt), top to bottom in the order they happened.
+
     ``timeline`` has ``activity``, ``attempt``, ``wait_start``/``wait_end``,
     ``service_start``/``service_end``, ``result`` (the columns of ``case_timeline``).
     """
@@ -94,9 +97,9 @@ def gantt(timeline: pl.DataFrame) -> go.Figure:
     labels: list[str] = []
     shown: set[str] = set()
     for row in timeline.iter_rows(named=True):
-        label = f"{row['activity']} #{row.get('attempt') or 1}"
-        while label in labels:
-            label += "'"
+        label = f"{row['activity']} {row.get('item') or 1}.{row.get('attempt') or 1}"
+        while label in labels:  # item.attempt is unique in a case; this is only a guard
+            label += " "
         labels.append(label)
         spans = (
             ("wait", row.get("wait_start"), row.get("wait_end")),

@@ -1,7 +1,4 @@
-"""`baton demo --no-browser` as a real process, every dashboard page opened in headless Chromium.
-
-Screenshots of every page land in ``test-artifacts/screenshots/``.
-"""
+"""`baton demo --no-browser` as a real process, its dashboard opened in headless Chromium."""
 
 from __future__ import annotations
 
@@ -18,7 +15,6 @@ import pytest
 from ..conftest import baton_cmd, child_env, free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 pytestmark = [
@@ -78,28 +74,19 @@ def _settle(page: object) -> None:
     )
 
 
-def test_every_page_renders_charts_without_errors(demo: str, browser: object) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+def test_the_demo_serves_its_dashboard(demo: str, browser: object) -> None:
+    """The demo's dashboard opens on the overview with numbers and charts, and no error.
+
+    Every page is checked against a collector fed by ``baton simulate`` in
+    ``test_dashboard_in_chromium.py``; this test is about ``baton demo`` wiring it up.
+    """
     page = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
     page.goto(demo)
     _settle(page)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    assert page.locator("[data-testid='stMetric']").count() >= 8
+    errors = page.locator("[data-testid='stException']")
+    assert errors.count() == 0, errors.first.inner_text()[:2000]
+    assert page.locator("[data-testid='stAlertContentError']").count() == 0
     links = page.locator("[data-testid='stSidebarNavLink']")
-    titles = [
-        links.nth(i).locator("[data-testid='stMarkdownContainer']").inner_text().strip()
-        for i in range(links.count())
-    ]
-    assert len(titles) >= 4, titles
-    for title in titles:
-        page.locator("[data-testid='stSidebarNavLink']", has_text=title).first.click()
-        _settle(page)
-        charts = page.locator(
-            ".js-plotly-plot, [data-testid='stGraphVizChart'] svg, [data-testid='stMetric']"
-        )
-        charts.first.wait_for(timeout=30_000)
-        assert charts.count() > 0, f"no chart on {title}"
-        errors = page.locator("[data-testid='stException']")
-        assert errors.count() == 0, f"{title}: {errors.first.inner_text()[:2000]}"
-        assert page.locator("[data-testid='stAlertContentError']").count() == 0, title
-        slug = re.sub(r"\W+", "-", title.lower()).strip("-")
-        page.screenshot(path=str(ARTIFACTS / f"{slug}.png"), full_page=True)
-    assert "case_" not in page.url
+    assert links.count() >= 10
