@@ -235,26 +235,35 @@ def performance_dfg(enc: Encoded) -> pl.DataFrame:
 
 
 def case_durations(enc: Encoded) -> pl.DataFrame:
-    """Per case: first start, last end, duration in seconds (pm4py's case duration)."""
+    """Per case: first start, last end, and pm4py's case duration in seconds.
+
+    ``duration_s`` is what pm4py's ``get_all_case_durations`` measures: last completion minus
+    first completion (pm4py ignores ``start_timestamp`` there, in every path). ``span_s`` is
+    ``end_ts - start_ts``, which also counts the first instance's service time; both are
+    equal on logs with one timestamp per step.
+    """
     if enc.cases == 0:
         return pl.DataFrame(
-            {"case_id": [], "start_ts": [], "end_ts": [], "duration_s": []},
             schema={
                 "case_id": pl.String,
                 "start_ts": pl.Datetime("us"),
                 "end_ts": pl.Datetime("us"),
                 "duration_s": pl.Float64,
+                "span_s": pl.Float64,
             },
         )
     heads = enc.bounds[:-1]
     first = np.minimum.reduceat(enc.start, heads)
+    # Rows are in (end, seq) order within a case: its first row holds the first completion.
+    first_end = enc.end[heads]
     last = np.maximum.reduceat(enc.end, heads)
     return pl.DataFrame(
         {
             "case_id": enc.case_ids,
             "start_ts": pl.Series(first).cast(pl.Datetime("us")),
             "end_ts": pl.Series(last).cast(pl.Datetime("us")),
-            "duration_s": (last - first) / _MICROS,
+            "duration_s": (last - first_end) / _MICROS,
+            "span_s": (last - first) / _MICROS,
         }
     )
 
