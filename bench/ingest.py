@@ -13,6 +13,10 @@ Prints medians of ``--runs`` runs of each, their ratio, and where the CPU went (
 main process, decode workers, load generator), which names the limiting stage.
 
     .venv/bin/python bench/ingest.py [--requests 200] [--runs 3] [--workers 2] [--dedupe-probe]
+        [--allowlist 'http.route,user.*'] [--group-max-rows 65536]
+
+The audit chain and the live aggregates are always on: every event the spans map to is
+chained and refreshes its case's aggregates in the commit that stores it.
 """
 
 from __future__ import annotations
@@ -193,10 +197,16 @@ def collector_run(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.duckdb"
         serve = [sys.executable, "-m", "baton", "collector", "serve", "--db", str(db)]
+        env = dict(os.environ)
+        if args.allowlist is not None:
+            env["BATON_COLLECTOR_ATTRIBUTE_ALLOWLIST"] = args.allowlist
+        if args.group_max_rows:
+            env["BATON_COLLECTOR_GROUP_MAX_ROWS"] = str(args.group_max_rows)
         proc = subprocess.Popen(
             [*serve, "--port", "0", "--decode-workers", str(args.workers)],
             stdout=subprocess.PIPE,
             text=True,
+            env=env,
         )
         try:
             assert proc.stdout is not None
@@ -295,6 +305,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--loadgen", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--dedupe-probe", action="store_true")
+    parser.add_argument(
+        "--allowlist",
+        help="collector attribute allow-list (comma-separated keys or patterns); "
+        "default: the collector's setting",
+    )
+    parser.add_argument("--group-max-rows", type=int, help="rows per group commit")
     args = parser.parse_args()
     if args.loadgen:
         started = time.process_time()

@@ -20,6 +20,7 @@ import argparse
 import datetime as dt
 import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,10 +29,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from collector.otlp_logs import EVENT_SCHEMA
-from collector.store import Store
-from mining import figures, live
-from mining.filters import Filters
+# Run as a script, this directory comes first on the path, and bench/mining.py would shadow
+# the ``mining`` package: put the repository root there instead.
+_HERE = str(Path(__file__).resolve().parent)
+sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from collector.otlp_logs import EVENT_SCHEMA  # noqa: E402
+from collector.store import Store  # noqa: E402
+from mining import figures, live  # noqa: E402
+from mining.filters import Filters  # noqa: E402
 
 BASE = dt.datetime(2026, 3, 1)
 EVENTS_PER_CASE = 13  # 4 steps x 3 lifecycles, and one retry in ten cases (avg 12.1)
