@@ -11,6 +11,7 @@ import sys
 
 import typer
 
+from alerts.cli import app as alerts_app
 from baton import __version__
 from baton.demo import demo
 from baton.errors import BatonError
@@ -32,6 +33,7 @@ app.add_typer(collector_app, name="collector")
 app.add_typer(audit_app, name="audit")
 app.add_typer(orchestrator_app, name="orchestrator")
 app.add_typer(workbench_app, name="workbench")
+app.add_typer(alerts_app, name="alerts")
 app.command("simulate")(simulate)
 app.command("import")(import_command)
 app.command("export")(export_command)

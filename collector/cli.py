@@ -41,6 +41,15 @@ def serve_command(
     case_attribute: str | None = typer.Option(
         None, "--case-attribute", help="Span attribute naming the case of other sources' spans."
     ),
+    alerts_rules: Path | None = typer.Option(
+        None, "--alerts", help="Alert rules file to evaluate in this collector (docs/alerts.md)."
+    ),
+    alerts_interval: float | None = typer.Option(
+        None, "--alerts-interval", help="Seconds between alert evaluations (default 60)."
+    ),
+    alerts_clock: str | None = typer.Option(
+        None, "--alerts-clock", help="wall, or simulation (the simulator's published time)."
+    ),
 ) -> None:
     """Own the DuckDB file, receive OTLP/HTTP on /v1/{traces,logs,metrics}, serve /api/v1."""
     serve(
@@ -50,6 +59,9 @@ def serve_command(
             port=port,
             decode_workers=decode_workers,
             case_attribute=case_attribute,
+            alerts_rules=alerts_rules,
+            alerts_interval_s=alerts_interval,
+            alerts_clock=alerts_clock,
         )
     )
 

@@ -94,6 +94,13 @@ class CollectorSettings:
     #: storage (fail closed); the contract's own keys (:class:`baton.contract.Attr`) and
     #: ``case_attribute`` are always kept. A TOML list, or a comma-separated string.
     attribute_allowlist: tuple[str, ...] | None = None
+    #: Alert rules file (``docs/alerts.md``); None = no alert evaluation in this collector.
+    alerts_rules: Path | None = None
+    #: Seconds between two evaluations of the alert rules.
+    alerts_interval_s: float = 60.0
+    #: The evaluator's "now": ``wall`` (production) or ``simulation`` (the simulator's
+    #: published virtual time, for ``baton simulate --live``).
+    alerts_clock: str = "wall"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", parse_grants(self.tokens))
@@ -101,6 +108,10 @@ class CollectorSettings:
         for name in ("max_body_bytes", "queue_max_bytes", "queue_max_requests"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"setting {name!r} must be at least 1")
+        if self.alerts_interval_s <= 0:
+            raise ConfigError("setting 'alerts_interval_s' must be positive")
+        if self.alerts_clock not in ("wall", "simulation"):
+            raise ConfigError("setting 'alerts_clock' must be wall or simulation")
         if self.decode_workers < 0:
             raise ConfigError("setting 'decode_workers' must be 0 (decode in-process) or more")
 

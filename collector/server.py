@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -22,12 +24,15 @@ from collector.api import ARROW_STREAM, QueryApi
 from collector.auth import caller
 from collector.config import CollectorSettings, Role
 from collector.decoding import Decoder
-from collector.errors import CollectorError
+from collector.errors import CollectorError, Unauthorized
 from collector.otlp import DecodeOptions, Signal
 from collector.receiver import Pipeline, receiver
 from collector.stats import Stats
 from collector.store import Store
 from collector.writer import GroupWriter
+
+if TYPE_CHECKING:
+    from alerts.service import AlertsService
 
 __all__ = ["ARROW_STREAM", "close_app", "create_app"]
 
@@ -51,10 +56,13 @@ def create_app(store: Store, settings: CollectorSettings) -> Starlette:
     )
     pipeline = Pipeline(settings, Decoder(settings.decode_workers, options), writer, stats)
     api = QueryApi(store, writer, settings)
+    alerts = _alerts_service(store, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await run_in_threadpool(pipeline.decoder.start)
+        if alerts is not None:
+            alerts.start()
         try:
             yield
         finally:
@@ -70,16 +78,43 @@ def create_app(store: Store, settings: CollectorSettings) -> Starlette:
         Route("/api/v1/events", api.events, methods=["GET"]),
         Route("/api/v1/audit/reads", api.audit_reads, methods=["GET"]),
     ]
+    if alerts is not None:
+        routes += alerts.routes(lambda headers, write: _authorize(settings, headers, write))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.store = store
     app.state.settings = settings
     app.state.pipeline = pipeline
+    app.state.alerts = alerts
     return app
+
+
+def _alerts_service(store: Store, settings: CollectorSettings) -> AlertsService | None:
+    """The alert evaluator, when a rules file is configured; a bad file fails startup."""
+    if settings.alerts_rules is None:
+        return None
+    from alerts.service import AlertsService
+
+    return AlertsService(
+        store.cursor, settings.alerts_rules, settings.alerts_interval_s, settings.alerts_clock
+    )
+
+
+def _authorize(settings: CollectorSettings, headers: Headers, write: bool) -> Response | None:
+    """Alert state for viewers; silences for analysts (see :class:`Role`)."""
+    try:
+        caller(settings, headers, Role.ANALYST if write else Role.VIEWER)
+    except Unauthorized as exc:
+        return JSONResponse({"error": str(exc)}, 401, headers={"WWW-Authenticate": "Bearer"})
+    except CollectorError as exc:
+        return JSONResponse({"error": str(exc)}, 403)
+    return None
 
 
 def close_app(app: Starlette) -> None:
     """Commit queued writes and stop the writer and decode workers (idempotent)."""
     pipeline: Pipeline = app.state.pipeline
+    if app.state.alerts is not None:
+        app.state.alerts.stop()
     pipeline.decoder.close()
     pipeline.writer.close()
 

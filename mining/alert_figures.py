@@ -17,9 +17,17 @@ import polars as pl
 
 from baton.contract import ORCHESTRATOR_SERVICE, EventName
 from mining.errors import InvalidFilter
-from mining.figures import _as_of, _queue_sql, _run
+from mining.figures import _as_of, _queue_sql
 from mining.filters import Filters
 from mining.views import with_views
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> pl.DataFrame:
+    """Run through Arrow: ``relation.pl()`` costs ~30 ms per call, Arrow + Polars ~1.5 ms,
+    and a backtest asks for thousands of small figures."""
+    frame = pl.from_arrow(con.sql(sql, params=params).to_arrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def _seconds(name: str, raw: float | str | None, default: float) -> float:
@@ -133,27 +141,30 @@ def last_telemetry(
 ) -> pl.DataFrame:
     """When ``service`` (the orchestrator) last sent anything, as of ``at``, and how long ago.
 
-    Events count, and so do its log records (heartbeats, clock ticks) when the database has
-    a ``log_records`` table, as the collector's does; an imported log has events only.
-    One row: ``service``, ``last_ts`` (null if nothing yet), ``silent_s``.
+    One row: ``service``, ``last_event_ts`` (work-item events), ``last_record_ts`` (its own
+    log records: bot heartbeats, the simulator's clock), ``last_ts`` (the later of the two)
+    and ``silent_s``. A database without a ``log_records`` table (an imported log) has
+    events only, and ``last_record_ts`` is null.
     """
     moment = _as_of(con, at)
-    name = service or ORCHESTRATOR_SERVICE
-    parts = ["SELECT max(ts) AS ts FROM ev WHERE ts <= $at"]
     tables = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'log_records'"
     ).fetchall()
+    records = "CAST(NULL AS TIMESTAMP)"
     if tables and tables[0][0]:
-        parts.append(
-            "SELECT max(ts) AS ts FROM log_records WHERE ts <= $at AND service_name = $service"
-        )
+        records = "(SELECT max(ts) FROM log_records WHERE ts <= $at AND service_name = $service)"
     body = f"""
-        SELECT $service AS service, max(ts) AS last_ts,
-               epoch(CAST($at AS TIMESTAMP) - max(ts)) AS silent_s
-        FROM ({" UNION ALL ".join(parts)})
+        SELECT $service AS service, e AS last_event_ts, r AS last_record_ts,
+               greatest(e, r) AS last_ts,
+               epoch(CAST($at AS TIMESTAMP) - greatest(e, r)) AS silent_s
+        FROM (SELECT (SELECT max(ts) FROM ev WHERE ts <= $at) AS e, {records} AS r)
     """
     sql, params = with_views(body, filters)
-    run_params: dict[str, Any] = {**params, "at": moment, "service": name}
+    run_params: dict[str, Any] = {
+        **params,
+        "at": moment,
+        "service": service or ORCHESTRATOR_SERVICE,
+    }
     return _run(con, sql, run_params)
 
 
