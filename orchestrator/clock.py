@@ -55,9 +55,12 @@ class VirtualClock:
             self._now = moment
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def to_ns(moment: datetime) -> int:
     """Nanoseconds since the epoch, exact to the microsecond, as OTLP carries time."""
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = moment - _EPOCH
     return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 

@@ -203,7 +203,7 @@ class Runtime:
     ) -> None:  # fmt: skip
         if not self.record_events:
             return
-        eid = event_id(item.case_id, item.item_no, item.attempt, lifecycle)
+        eid = event_id(ts_ns // 1000, item.case_id, item.item_no, item.attempt, lifecycle)
         writes.events.append(
             (
                 eid,
@@ -225,6 +225,8 @@ class Runtime:
         status: StatusCode = StatusCode.UNSET, description: str | None = None,
     ) -> int:  # fmt: skip
         """Emit one handoff span; returns its span id (0 if nothing was recorded)."""
+        if not self.spans.recording:
+            return 0
         name = send_span_name(item.queue) if op is SpanOp.SEND else process_span_name(item.queue)
         # Business dimensions and the item id ride on the events only: the events already
         # carry them per handoff, and every span attribute costs encoding.
@@ -461,7 +463,7 @@ class Runtime:
         ts_ns, now_us = self._now()
         self.store.heartbeat(self.worker_id, bot, version, now_us)
         if self.record_events:
-            eid = event_id("heartbeat", self.worker_id, now_us)
+            eid = event_id(now_us, "heartbeat", self.worker_id, now_us)
             record = build_record(
                 ts_ns=ts_ns,
                 event_id=eid,

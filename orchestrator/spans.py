@@ -34,6 +34,9 @@ class SpanEmitter:
 
     def __init__(self, tracer: trace.Tracer) -> None:
         self.tracer = tracer
+        # The no-op tracer records nothing, ever: skip even building the span's arguments.
+        # (A ProxyTracer may get a real provider later, so it goes through the API.)
+        self.recording = not isinstance(tracer, trace.NoOpTracer)
         self._sdk = isinstance(tracer, sdk_trace.Tracer)
         if self._sdk:
             assert isinstance(tracer, sdk_trace.Tracer)
@@ -67,6 +70,8 @@ class SpanEmitter:
         ``link`` is the span id, in the same trace, of the span this one follows from (the
         producer, or the previous attempt).
         """
+        if not self.recording:
+            return 0
         links: tuple[Link, ...] = ()
         if link:
             links = (Link(SpanContext(trace_id, link, True, _SAMPLED_FLAGS)),)
