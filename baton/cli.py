@@ -19,6 +19,7 @@ from collector.audit_cli import app as audit_app
 from collector.cli import app as collector_app
 from collector.transfer_cli import export_command, import_command
 from dashboard.cli import dashboard_command
+from mining.cli import app as mine_app
 from orchestrator.cli import app as orchestrator_app
 from orchestrator.cli import simulate, workbench_app
 
@@ -38,6 +39,7 @@ app.command("simulate")(simulate)
 app.command("import")(import_command)
 app.command("export")(export_command)
 app.command("dashboard")(dashboard_command)
+app.add_typer(mine_app, name="mine")
 app.command("demo")(demo)
 
 
