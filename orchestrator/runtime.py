@@ -62,8 +62,6 @@ class WorkItem:
     payer: str | None = None
     site: str | None = None
     version: str = ""
-    encoded: tuple[tuple[int, str], bytes] | None = dataclasses.field(default=None, repr=False)
-    """This attempt's record attributes, encoded (see :meth:`Runtime._encoded`)."""
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> WorkItem:
@@ -156,6 +154,7 @@ class Runtime:
         self.batch = batch
         self.queues = tuple(queues or {q for p in playbooks for q in p.queues})
         self.record_events = events
+        self._blobs: dict[tuple[int, int, str, str], bytes] = {}
 
     # -- helpers ---------------------------------------------------------------------------
     def _now(self) -> tuple[int, int]:
@@ -184,17 +183,24 @@ class Runtime:
         return attrs
 
     def _encoded(self, item: WorkItem, step: Step) -> bytes:
-        """The item's record attributes, encoded once for all its records of one attempt."""
-        key = (item.attempt, item.queue)
-        if item.encoded is not None and item.encoded[0] == key:
-            return item.encoded[1]
+        """The item's record attributes, encoded once for all its records of one attempt.
+
+        Enqueued, started and completed of one attempt share them: kept by item, attempt,
+        queue and version, for the items of the last few batches.
+        """
+        key = (item.item_id, item.attempt, item.queue, item.version)
+        encoded = self._blobs.get(key)
+        if encoded is not None:
+            return encoded
         attrs = self._common(item, step)
         attrs[Attr.PAYER] = item.payer
         attrs[Attr.SITE] = item.site
         attrs[Attr.ITEM_ID] = item.item_id
         attrs[Attr.DUE_TS] = item.due_us
         encoded = encode_attributes(attrs, once=_ONCE)
-        item.encoded = (key, encoded)
+        if len(self._blobs) >= 8 * self.batch + 64:
+            self._blobs.clear()
+        self._blobs[key] = encoded
         return encoded
 
     def _event(

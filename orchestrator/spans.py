@@ -20,6 +20,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk import trace as sdk_trace
+from opentelemetry.sdk.trace import sampling
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from orchestrator.telemetry import case_trace
@@ -41,6 +42,8 @@ class SpanEmitter:
         if self._sdk:
             assert isinstance(tracer, sdk_trace.Tracer)
             self._sampler = tracer.sampler
+            # The SDK's default, ParentBased(ALWAYS_ON), records every root span as it is.
+            self._always = tracer.sampler is sampling.DEFAULT_ON
             self._processor = tracer.span_processor
             self._resource = tracer.resource
             # What the SDK gives its own spans, and its per-tracer on/off switch.
@@ -82,16 +85,21 @@ class SpanEmitter:
             )  # fmt: skip
         if not self._enabled():
             return 0
-        sampling = self._sampler.should_sample(_ROOT, trace_id, name, kind, attributes, links)
-        if not sampling.decision.is_recording():
-            return 0
-        flags = self._flags if sampling.decision.is_sampled() else TraceFlags(0)
+        if self._always:
+            context = SpanContext(trace_id, span_id, False, self._flags)
+        else:
+            decided = self._sampler.should_sample(_ROOT, trace_id, name, kind, attributes, links)
+            if not decided.decision.is_recording():
+                return 0
+            flags = self._flags if decided.decision.is_sampled() else TraceFlags(0)
+            context = SpanContext(trace_id, span_id, False, flags, decided.trace_state)
+            attributes = decided.attributes or {}
         span = sdk_trace.ReadableSpan(
             name=name,
-            context=SpanContext(trace_id, span_id, False, flags, trace_state=sampling.trace_state),
+            context=context,
             parent=None,
             resource=self._resource,
-            attributes=dict(sampling.attributes or {}),
+            attributes=dict(attributes),
             links=links,
             kind=kind,
             status=_STATUS[status] if description is None else Status(status, description),
