@@ -208,6 +208,27 @@ class DbSource:
         finally:
             con.close()
 
+    def dimension_values(self) -> dict[str, tuple[str, ...]]:
+        """Distinct workflows, payers and sites of the file's events."""
+        if not self.path.is_file():
+            raise SourceNotFound(f"no DuckDB file at {self.path}")
+        con = duckdb.connect(str(self.path), read_only=True)
+        try:
+            return {
+                column: tuple(
+                    value
+                    for (value,) in con.sql(
+                        f"SELECT DISTINCT {column} FROM events "
+                        f"WHERE {column} IS NOT NULL AND {column} <> '' ORDER BY 1"
+                    ).fetchall()
+                )
+                for column in DIMENSIONS
+            }
+        except duckdb.Error as exc:
+            raise SourceNotFound(f"{self.path} has no usable events table: {exc}") from None
+        finally:
+            con.close()
+
     def role(self) -> Role:
         """Whoever may read the file may read all of it."""
         return Role.ADMIN
@@ -272,6 +293,30 @@ def _role(token: str | None) -> Role:
 def role() -> Role:
     """The role of this session's credentials at the source (asked once per token)."""
     return _role(_session_token())
+
+
+#: Columns the sidebar filters on, and how long their values are reused.
+DIMENSIONS: Final = ("workflow", "payer", "site")
+DIMENSIONS_TTL_S: Final = 600
+
+
+@st.cache_data(ttl=DIMENSIONS_TTL_S, show_spinner=False)
+def _dimension_values(token: str | None) -> dict[str, tuple[str, ...]]:
+    source = source_for(get_settings(), token)
+    if isinstance(source, DbSource):
+        return source.dimension_values()
+    # One aggregate figure any role may read, broken down by all three at once.
+    rows = source.figure("retry_hotspots", {"by": ",".join(DIMENSIONS)})
+    return {
+        column: tuple(sorted(v for v in rows[column].unique().to_list() if v))
+        for column in DIMENSIONS
+        if column in rows.columns
+    }
+
+
+def dimension_values() -> dict[str, tuple[str, ...]]:
+    """Workflows, payers and sites in the source, for the sidebar's choices."""
+    return _dimension_values(_session_token())
 
 
 def case_events(case_id: str) -> pl.DataFrame:
