@@ -23,6 +23,7 @@ import functools
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 #: Columns an instance frame must have, with the dtypes the engine works on.
 INSTANCE_SCHEMA: dict[str, pl.DataType] = {
@@ -47,7 +48,6 @@ class Encoded:
 
     case_ids: pl.Series
     bounds: np.ndarray
-    case_of_row: np.ndarray
     act: np.ndarray
     activities: tuple[str, ...]
     start: np.ndarray
@@ -62,6 +62,18 @@ class Encoded:
         return len(self.act)
 
     @functools.cached_property
+    def case_of_row(self) -> np.ndarray:
+        """Per row, the index of its case."""
+        return np.repeat(np.arange(self.cases, dtype=np.int64), np.diff(self.bounds))
+
+    @functools.cached_property
+    def same_case(self) -> np.ndarray:
+        """Per row but the first: is it in the same case as the row before?"""
+        same = np.ones(max(self.rows - 1, 0), dtype=bool)
+        same[self.bounds[1:-1] - 1] = False
+        return same
+
+    @functools.cached_property
     def dfg_order(self) -> np.ndarray | None:
         """Row permutation into ``(case, start, end, seq)`` order, or ``None`` if it is the same.
 
@@ -70,91 +82,116 @@ class Encoded:
         """
         if self.rows < 2:
             return None
-        same_case = self.case_of_row[1:] == self.case_of_row[:-1]
-        if not np.any(same_case & (self.start[1:] < self.start[:-1])):
+        back = np.flatnonzero(self.same_case & (self.start[1:] < self.start[:-1]))
+        if len(back) == 0:
             return None
-        rows = np.arange(self.rows)
-        # np.lexsort is stable: the last key is the primary one.
-        return np.lexsort((rows, self.end, self.start, self.case_of_row))
+        # Reorder only the cases where a start goes back; a stable sort by (case, start)
+        # keeps their (end, seq) order among equal starts.
+        cases = np.unique(np.searchsorted(self.bounds, back + 1, side="right") - 1)
+        lengths = self.bounds[cases + 1] - self.bounds[cases]
+        offsets = np.r_[0, np.cumsum(lengths)]
+        rows = np.arange(int(offsets[-1])) + np.repeat(self.bounds[cases] - offsets[:-1], lengths)
+        local = np.repeat(np.arange(len(cases), dtype=np.int64), lengths)
+        start = self.start[rows]
+        low = int(start.min())
+        bits = (int(start.max()) - low).bit_length()
+        if bits + max(len(cases) - 1, 1).bit_length() <= 62:
+            within = np.argsort((local << bits) | (start - low), kind="stable")
+        else:
+            within = np.lexsort((np.arange(len(rows)), start, local))
+        order = np.arange(self.rows)
+        order[rows] = rows[within]
+        return order
 
 
 def encode(instances: pl.DataFrame) -> Encoded:
     """Encode an instance frame (columns of :data:`INSTANCE_SCHEMA`).
 
-    The frame is sorted by case then ``(ts, seq)`` only if it is not already so grouped
-    (files and Baton's store usually are), which saves the most expensive step.
+    Cases are told apart by a 64-bit hash of their id (two ids of one log sharing a hash are
+    as likely as ~1e-9 at a million cases). The frame is sorted by case then ``(ts, seq)``
+    only if it is not already so grouped (files and Baton's store usually are), which saves
+    the most expensive step; a sort groups cases by hash, an order no figure depends on.
     """
-    frame = instances.select(
-        pl.col("case_id").cast(pl.String),
-        pl.col("activity").cast(pl.String),
-        pl.col("start_ts").dt.epoch("us").alias("start"),
-        pl.col("ts").dt.epoch("us").alias("end"),
-        pl.col("seq").cast(pl.Int64),
-    )
-    if not _grouped_and_ordered(frame):
-        # Sorting by a hash of the case id groups cases as well as sorting by the text, at a
-        # fraction of the cost; cases then come in hash order, which no figure depends on.
-        frame = frame.sort(pl.col("case_id").hash(seed=0), "end", "seq")
-        if not _grouped_and_ordered(frame):  # two case ids with one hash: sort by the text
-            frame = frame.sort(["case_id", "end", "seq"], maintain_order=True)
-    case = frame.get_column("case_id")
-    head = case.ne_missing(case.shift(1)).fill_null(True)
-    head_np = head.to_numpy()
-    bounds = np.append(np.flatnonzero(head_np), len(frame)).astype(np.int64)
-    case_of_row = np.cumsum(head_np, dtype=np.int64) - 1
-    codes, labels = _codes(frame.get_column("activity"))
+    case = instances.get_column("case_id").cast(pl.String)
+    start = instances.get_column("start_ts").dt.epoch("us").to_numpy()
+    end = instances.get_column("ts").dt.epoch("us").to_numpy()
+    seq = instances.get_column("seq").cast(pl.Int64).to_numpy()
+    case_hash = case.hash(seed=0).to_numpy()
+    codes, labels = _codes(instances.get_column("activity").cast(pl.String))
+    head = _heads(case_hash)
+    if not _grouped_and_ordered(case_hash, head, end, seq):
+        order = (
+            pl.DataFrame({"h": case_hash, "end": end, "seq": seq})
+            .select(pl.arg_sort_by(["h", "end", "seq"], maintain_order=True))
+            .to_series()
+            .to_numpy()
+        )
+        case_hash, start, end, codes = case_hash[order], start[order], end[order], codes[order]
+        head = _heads(case_hash)
+        first_rows = order[np.flatnonzero(head)]
+    else:
+        first_rows = np.flatnonzero(head)
+    bounds = np.append(np.flatnonzero(head), len(head)).astype(np.int64)
     return Encoded(
-        case_ids=case.filter(head),
+        case_ids=case.gather(first_rows),
         bounds=bounds,
-        case_of_row=case_of_row,
         act=codes,
         activities=labels,
-        start=frame.get_column("start").to_numpy(),
-        end=frame.get_column("end").to_numpy(),
+        start=start,
+        end=end,
     )
+
+
+def _heads(case_hash: np.ndarray) -> np.ndarray:
+    head = np.empty(len(case_hash), dtype=bool)
+    head[:1] = True
+    np.not_equal(case_hash[1:], case_hash[:-1], out=head[1:])
+    return head
 
 
 def _codes(values: pl.Series) -> tuple[np.ndarray, tuple[str, ...]]:
     """Dense integer codes for a string column, labels in order of first appearance.
 
-    A 64-bit hash per value, then a small slot table: about a quarter of the cost of a
-    categorical cast. Two labels with one 64-bit hash are as likely as ~1e-14 for a few
-    hundred activities; the fallback handles slot collisions, not hash collisions.
+    A 64-bit hash per value, then a small power-of-two slot table checked for collisions:
+    a fraction of the cost of a categorical cast. Two labels with one 64-bit hash are as
+    likely as ~1e-14 for a few hundred activities; slot collisions try a larger table.
     """
     if values.null_count():
         values = values.fill_null("")
-    hashes = values.hash(seed=0)
-    first = hashes.is_first_distinct()
-    labels = tuple(values.filter(first).to_list())
-    distinct = hashes.filter(first).to_numpy()
-    h = hashes.to_numpy()
-    for slots in (4093, 65521, 1048573):
-        if len(distinct) * 4 > slots:
-            continue
-        slot_of = distinct % np.uint64(slots)
-        if len(np.unique(slot_of)) == len(distinct):
-            table = np.zeros(slots, dtype=np.int64)
-            table[slot_of.astype(np.int64)] = np.arange(len(distinct))
-            return table[(h % np.uint64(slots)).astype(np.int64)], labels
+    h = values.hash(seed=0).to_numpy()
+    n = len(h)
+    for bits in (12, 16, 20):
+        slots = 1 << bits
+        slot = (h & np.uint64(slots - 1)).astype(np.intp)
+        holder = np.zeros(slots, dtype=np.uint64)
+        holder[slot] = h
+        if not np.array_equal(holder[slot], h):
+            continue  # two labels in one slot
+        first = np.full(slots, n, dtype=np.int64)
+        first[slot[::-1]] = np.arange(n - 1, -1, -1)  # the last write wins: the first row
+        used = np.flatnonzero(first < n)
+        used = used[np.argsort(first[used], kind="stable")]
+        dense = np.zeros(slots, dtype=np.int64)
+        dense[used] = np.arange(len(used))
+        labels = tuple(values.gather(first[used]).to_list())
+        return dense[slot], labels
+    labels = tuple(values.unique(maintain_order=True).to_list())
     physical = values.cast(pl.Enum(list(labels))).to_physical().to_numpy()
     return physical.astype(np.int64), labels
 
 
-def _grouped_and_ordered(frame: pl.DataFrame) -> bool:
+def _grouped_and_ordered(
+    case_hash: np.ndarray, head: np.ndarray, end: np.ndarray, seq: np.ndarray
+) -> bool:
     """Are the rows contiguous per case and in ``(end, seq)`` order within each case?"""
-    if frame.height < 2:
+    if len(case_hash) < 2:
         return True
-    case = frame.get_column("case_id")
-    head = case.ne_missing(case.shift(1)).fill_null(True)
-    heads = case.filter(head)
-    if heads.n_unique() != heads.len():
+    heads = case_hash[head]
+    if len(np.unique(heads)) != len(heads):
         return False
-    end = frame.get_column("end").to_numpy()
-    seq = frame.get_column("seq").to_numpy()
-    inner = ~head.to_numpy()[1:]
     step_end = end[1:] - end[:-1]
     ordered = (step_end > 0) | ((step_end == 0) & (seq[1:] >= seq[:-1]))
-    return bool(np.all(ordered | ~inner))
+    return bool(np.all(ordered | head[1:]))
 
 
 # --- directly-follows ----------------------------------------------------------------
@@ -163,10 +200,10 @@ def _grouped_and_ordered(frame: pl.DataFrame) -> bool:
 def _pairs(enc: Encoded) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Consecutive pairs within cases in DFG order: (source code, target code, wait µs)."""
     order = enc.dfg_order
-    act, start, end, case = enc.act, enc.start, enc.end, enc.case_of_row
+    act, start, end = enc.act, enc.start, enc.end
     if order is not None:
-        act, start, end, case = act[order], start[order], end[order], case[order]
-    same = case[1:] == case[:-1]
+        act, start, end = act[order], start[order], end[order]
+    same = enc.same_case
     return act[:-1][same], act[1:][same], (start[1:] - end[:-1])[same]
 
 
@@ -208,27 +245,76 @@ def performance_dfg(enc: Encoded) -> pl.DataFrame:
     """
     src, dst, wait = _pairs(enc)
     k = len(enc.activities)
-    frame = pl.DataFrame({"key": src * k + dst, "w": wait / _MICROS})
-    agg = (
-        frame.group_by("key")
-        .agg(
-            pl.len().alias("frequency"),
-            pl.col("w").mean().alias("mean_s"),
-            pl.col("w").median().alias("median_s"),
-            pl.col("w").quantile(0.95, interpolation="linear").alias("p95_s"),
-            pl.col("w").min().alias("min_s"),
-            pl.col("w").max().alias("max_s"),
-            pl.col("w").sum().alias("total_s"),
-            pl.col("w").std(ddof=1).alias("stdev_s"),
-        )
-        .sort("key")
-    )
-    keys = agg.get_column("key").to_numpy()
-    columns = {name: agg.get_column(name) for name in agg.columns if name != "key"}
-    out = _edge_frame(enc, keys, columns)  # type: ignore[arg-type]
-    return out.with_columns(pl.col("frequency").cast(pl.Int64)).sort(
-        ["frequency", "source", "target"], descending=[True, False, False]
-    )
+    keys, stats = _group_stats(src * k + dst, wait, k * k)
+    out = _edge_frame(enc, keys, {"frequency": stats.pop("count"), **stats})
+    return out.select(
+        "source",
+        "target",
+        "frequency",
+        "mean_s",
+        "median_s",
+        "p95_s",
+        "min_s",
+        "max_s",
+        "total_s",
+        "stdev_s",
+    ).sort(["frequency", "source", "target"], descending=[True, False, False])
+
+
+def _group_stats(
+    keys: np.ndarray, micros: np.ndarray, key_count: int
+) -> tuple[np.ndarray, dict[str, np.ndarray | pl.Series]]:
+    """Count, mean, median, p95, min, max, total and sample stdev (seconds) per key.
+
+    One sort of ``(key, value)`` packed into a single int64 when the value range allows
+    (always, for waits under a century and a few hundred activities), then every aggregate
+    is a ``reduceat`` or an index into the sorted values: no group-by, no per-group sort.
+    """
+    n = len(keys)
+    if n == 0:
+        empty = np.zeros(0)
+        return keys.astype(np.int64), {
+            "count": np.zeros(0, np.int64),
+            **{c: empty for c in ("mean_s", "median_s", "p95_s", "min_s", "max_s", "total_s")},
+            "stdev_s": pl.Series(empty),
+        }
+    low = int(micros.min())
+    span = int(micros.max()) - low
+    key_bits = max(int(key_count - 1).bit_length(), 1)
+    if span.bit_length() + key_bits <= 62:
+        packed = (keys.astype(np.int64) << span.bit_length()) | (micros - low)
+        packed = np.sort(packed)
+        sorted_keys = packed >> span.bit_length()
+        values = (packed & ((1 << span.bit_length()) - 1)) + low
+    else:
+        order = np.lexsort((micros, keys))
+        sorted_keys, values = keys[order], micros[order]
+    seconds = values / _MICROS
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    counts = np.diff(np.r_[starts, n])
+    last = starts + counts - 1
+    total = np.add.reduceat(seconds, starts)
+    mean = total / counts
+    median = (seconds[starts + (counts - 1) // 2] + seconds[starts + counts // 2]) / 2
+    position = (counts - 1) * 0.95
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, counts - 1)
+    fraction = position - below
+    p95 = seconds[starts + below] + fraction * (seconds[starts + above] - seconds[starts + below])
+    deviation = seconds - np.repeat(mean, counts)
+    squares = np.add.reduceat(deviation * deviation, starts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stdev = np.sqrt(squares / (counts - 1))
+    return sorted_keys[starts], {
+        "count": counts.astype(np.int64),
+        "mean_s": mean,
+        "median_s": median,
+        "p95_s": p95,
+        "min_s": seconds[starts],
+        "max_s": seconds[last],
+        "total_s": total,
+        "stdev_s": pl.Series(np.where(counts > 1, stdev, np.nan)).fill_nan(None),
+    }
 
 
 # --- per case ------------------------------------------------------------------------
@@ -317,18 +403,14 @@ def variants(enc: Encoded) -> pl.DataFrame:
     _, first_case, counts = np.unique(_case_hashes(enc), return_index=True, return_counts=True)
     lengths = np.diff(enc.bounds)[first_case]
     starts = enc.bounds[first_case]
-    owner = np.repeat(np.arange(len(first_case)), lengths)
-    rows = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    labels = pl.Series(enc.activities, dtype=pl.String).gather(enc.act[starts[owner] + rows])
-    frame = (
-        pl.DataFrame({"owner": owner, "activity": labels})
-        .group_by("owner", maintain_order=True)
-        .agg(pl.col("activity").alias("activities"))
-        .with_columns(
-            variant=pl.col("activities").list.join(","),
-            cases=pl.Series(counts.astype(np.int64)),
-        )
-        .select("variant", "activities", "cases")
+    # The rows of each variant's first case, back to back, as one list column.
+    offsets = np.r_[0, np.cumsum(lengths)]
+    rows = np.arange(int(offsets[-1])) + np.repeat(starts - offsets[:-1], lengths)
+    labels = pl.Series(enc.activities, dtype=pl.String).gather(enc.act[rows])
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), labels.to_arrow())
+    activities = pl.Series("activities", lists, dtype=pl.List(pl.String))
+    frame = pl.DataFrame({"activities": activities, "cases": counts.astype(np.int64)}).select(
+        pl.col("activities").list.join(",").alias("variant"), "activities", "cases"
     )
     return frame.with_columns(share=pl.col("cases") / enc.cases).sort(
         ["cases", "variant"], descending=[True, False]
@@ -351,47 +433,57 @@ def case_sequences(enc: Encoded) -> list[str]:
 
 
 def rework(enc: Encoded) -> pl.DataFrame:
-    """``activity, cases``: cases in which the activity occurs more than once (pm4py's rework)."""
+    """Per activity: ``cases`` that ran it, ``cases_with_rework`` (ran it more than once:
+    pm4py's ``get_rework_cases_per_activity``), ``rework_rate``, ``executions`` and
+    ``extra_executions`` (beyond the first per case), most extra executions first.
+
+    The columns of Baton's item-based ``rework`` figure, which this equals on logs without
+    retries (each instance its own item), e.g. an analyst's frame.
+    """
     k = len(enc.activities)
     key = enc.case_of_row * k + enc.act
     if enc.cases * k <= 64_000_000:
-        repeated = np.flatnonzero(np.bincount(key, minlength=enc.cases * k) > 1) % k
+        per_pair = np.bincount(key, minlength=enc.cases * k)
+        present = np.flatnonzero(per_pair)
+        runs = per_pair[present]
     else:
         counted = pl.Series("key", key).value_counts(name="n")
-        repeated = counted.filter(pl.col("n") > 1).get_column("key").to_numpy() % k
-    return _count_labels(enc, repeated, "cases")
+        present = counted.get_column("key").to_numpy()
+        runs = counted.get_column("n").to_numpy()
+    act = present % k
+    cases = np.bincount(act, minlength=k)
+    reworked = np.bincount(act[runs > 1], minlength=k)
+    executions = np.bincount(act, weights=runs, minlength=k).astype(np.int64)
+    keep = np.flatnonzero(cases)
+    frame = pl.DataFrame(
+        {
+            "activity": pl.Series(enc.activities, dtype=pl.String).gather(keep),
+            "cases": cases[keep].astype(np.int64),
+            "cases_with_rework": reworked[keep].astype(np.int64),
+            "rework_rate": reworked[keep] / cases[keep],
+            "executions": executions[keep],
+            "extra_executions": executions[keep] - cases[keep],
+        }
+    )
+    return frame.sort(["extra_executions", "activity"], descending=[True, False])
 
 
 # --- per activity --------------------------------------------------------------------
 
 
-def _per_activity(enc: Encoded, codes: np.ndarray, seconds: np.ndarray) -> pl.DataFrame:
-    frame = pl.DataFrame({"code": codes, "s": seconds})
-    agg = (
-        frame.group_by("code")
-        .agg(
-            pl.len().alias("count"),
-            pl.col("s").mean().alias("mean_s"),
-            pl.col("s").median().alias("median_s"),
-            pl.col("s").quantile(0.95, interpolation="linear").alias("p95_s"),
-            pl.col("s").min().alias("min_s"),
-            pl.col("s").max().alias("max_s"),
-            pl.col("s").sum().alias("total_s"),
-        )
-        .sort("code")
-    )
-    labels = pl.Series(enc.activities, dtype=pl.String).gather(agg.get_column("code").to_numpy())
-    return (
-        agg.drop("code")
-        .insert_column(0, labels.alias("activity"))
-        .with_columns(pl.col("count").cast(pl.Int64))
-        .sort("activity")
-    )
+def _per_activity(enc: Encoded, codes: np.ndarray, micros: np.ndarray) -> pl.DataFrame:
+    keys, stats = _group_stats(codes, micros, len(enc.activities))
+    stats.pop("stdev_s")
+    labels = pl.Series(enc.activities, dtype=pl.String).gather(keys)
+    frame = pl.DataFrame({"activity": labels, **stats})
+    return frame.select(
+        "activity", "count", "mean_s", "median_s", "p95_s", "min_s", "max_s", "total_s"
+    ).sort("activity")
 
 
 def service_times(enc: Encoded) -> pl.DataFrame:
     """Per activity, service time end - start in seconds (pm4py's ``get_service_time``)."""
-    return _per_activity(enc, enc.act, (enc.end - enc.start) / _MICROS)
+    return _per_activity(enc, enc.act, enc.end - enc.start)
 
 
 def waiting_times(enc: Encoded) -> pl.DataFrame:
@@ -401,4 +493,4 @@ def waiting_times(enc: Encoded) -> pl.DataFrame:
     a case's first activity has no wait before it and is not counted.
     """
     _, dst, wait = _pairs(enc)
-    return _per_activity(enc, dst, wait / _MICROS)
+    return _per_activity(enc, dst, wait)

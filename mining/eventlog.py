@@ -220,6 +220,9 @@ class EventLog:
             return _remote_figure(self._source, name, self._filters, params)
         if name in ENGINE_FIGURES and not params:
             return self._engine(name)
+        if name == "rework" and not params and self._source.instances is not None:
+            # An analyst's frame has no retries, so each instance is its own item.
+            return self._engine(name)
         from mining.registry import run_figure
 
         return run_figure(name, self._source.con, self._filters, params)
