@@ -10,22 +10,32 @@ from typing import Final
 
 import polars as pl
 
-#: Columns of ``performance_dfg`` the process map offers, and how they are named.
+#: Columns of ``performance_dfg`` the process map offers: its column -> (ours, label).
 PERFORMANCE_MEASURES: Final = {
-    "median_wait_s": "Median waiting time",
-    "p95_wait_s": "P95 waiting time",
-    "max_wait_s": "Max waiting time",
-    "total_wait_s": "Total waiting time",
+    "median_s": ("median_wait_s", "Median waiting time"),
+    "p95_s": ("p95_wait_s", "P95 waiting time"),
+    "max_s": ("max_wait_s", "Max waiting time"),
+    "total_s": ("total_wait_s", "Total waiting time"),
 }
 
 
 def with_performance(dfg: pl.DataFrame, performance: pl.DataFrame) -> pl.DataFrame:
-    """``dfg`` with the performance DFG's waiting-time columns joined on its edges."""
-    extra = [c for c in performance.columns if c in PERFORMANCE_MEASURES and c not in dfg.columns]
+    """``dfg`` with the performance DFG's waiting-time aggregates joined on its edges, named
+    ``median_wait_s``, ``p95_wait_s``, ``max_wait_s`` and ``total_wait_s``.
+
+    Example:
+        >>> dfg = pl.DataFrame({"source": ["a"], "target": ["b"], "frequency": [2]})
+        >>> perf = pl.DataFrame({"source": ["a"], "target": ["b"], "median_s": [5.0]})
+        >>> with_performance(dfg, perf).columns
+        ['source', 'target', 'frequency', 'median_wait_s']
+    """
+    extra = {c: ours for c, (ours, _) in PERFORMANCE_MEASURES.items() if c in performance.columns}
     if not extra:
         return dfg
     return dfg.join(
-        performance.select("source", "target", *extra), on=["source", "target"], how="left"
+        performance.select("source", "target", *extra).rename(extra),
+        on=["source", "target"],
+        how="left",
     )
 
 

@@ -16,9 +16,9 @@ ui.stop_if_empty(dfg)
 measures = {"Frequency": "frequency", "Mean waiting time": "mean_wait_s"}
 if ui.available("performance_dfg"):
     performance = ui.figure("performance_dfg")
-    for column, label in derive.PERFORMANCE_MEASURES.items():
+    for column, (ours, label) in derive.PERFORMANCE_MEASURES.items():
         if column in performance.columns:
-            measures[label] = column
+            measures[label] = ours
     dfg = derive.with_performance(dfg, performance)
 
 controls = st.columns([2, 1, 1])

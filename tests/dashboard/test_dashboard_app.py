@@ -188,6 +188,12 @@ def test_process_map_draws_what_mining_computes(app: AppTest, clinic_db: Path) -
     assert app.get("graphviz_chart")[0].proto.spec == charts.dfg_dot(fewer, "mean_wait_s")
     assert app.get("graphviz_chart")[0].proto.spec.count("->") < dfg.height
 
+    if registered("performance_dfg"):  # the performance overlay's other aggregates
+        app.slider(key="process_map_paths").set_value(100).run()
+        app.radio(key="process_map_measure").set_value("P95 waiting time").run()
+        full = derive.with_performance(dfg, compute(clinic_db, "performance_dfg"))
+        assert app.get("graphviz_chart")[0].proto.spec == charts.dfg_dot(full, "p95_wait_s")
+
 
 def test_process_map_lists_the_cases_behind_a_path(app: AppTest, clinic_db: Path) -> None:
     visit(app, "process_map")
