@@ -10,6 +10,7 @@ made with a reverse proxy, not a default.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -67,6 +68,10 @@ def child_environment(settings: DashboardSettings) -> dict[str, str]:
     return env
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_dashboard(settings: DashboardSettings, *, headless: bool = True) -> subprocess.Popen[bytes]:
     """Start the dashboard server and return its process; the caller waits or stops it."""
     return subprocess.Popen(
@@ -100,6 +105,7 @@ def dashboard_command(
     source = f"file {settings.db}" if settings.db is not None else f"collector {settings.collector}"
     typer.echo(f"Baton dashboard on http://127.0.0.1:{settings.port} reading {source}")
     process = run_dashboard(settings, headless=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # a stopped command stops its server too
     try:
         code = process.wait()
     except KeyboardInterrupt:

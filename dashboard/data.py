@@ -28,9 +28,9 @@ from dashboard.access import Role
 from dashboard.config import DashboardSettings, load_settings
 from dashboard.errors import FigureRequestFailed, NotSignedIn, SourceNotFound
 
-#: Seconds to wait for the collector; long enough for a large figure, short enough that a
-#: hung collector shows an error instead of a spinner forever.
-REQUEST_TIMEOUT_S: Final = 10.0
+#: Seconds to wait for the collector; long enough for a figure over millions of events on a
+#: busy machine, short enough that a hung collector shows an error, not a spinner forever.
+REQUEST_TIMEOUT_S: Final = 60.0
 #: How long a computed figure is reused before it is asked for again.
 CACHE_TTL_S: Final = 30
 #: Events of one case the case explorer reads at most.

@@ -51,3 +51,39 @@ def test_run_dashboard_serves_the_app_on_loopback(events_db: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.mark.slow
+def test_stopping_the_command_stops_the_server(events_db: Path) -> None:
+    """SIGTERM to ``baton dashboard`` must not leave an orphaned Streamlit server behind."""
+    import signal
+    import subprocess
+    import sys
+
+    port = free_port()
+    command = subprocess.Popen(
+        [sys.executable, "-m", "baton", "dashboard", "--db", str(events_db), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/_stcore/health"
+    deadline = time.monotonic() + 60
+    while True:
+        assert command.poll() is None, "baton dashboard exited"
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, "streamlit did not come up"
+        time.sleep(0.3)
+    command.send_signal(signal.SIGTERM)
+    command.wait(timeout=30)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=1)
+        except requests.ConnectionError:
+            return
+        time.sleep(0.3)
+    pytest.fail("the Streamlit server still answers after baton dashboard was stopped")
