@@ -12,13 +12,20 @@ Times are integers (microseconds since the epoch, UTC) so that SQL compares them
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from orchestrator.errors import StateError
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: SQLite's busy handler alone queues the writers
+    fcntl = None  # type: ignore[assignment]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cases (
@@ -132,6 +139,7 @@ class StateStore:
         self._con = connect(path)
         self._lock = threading.RLock()
         self._in_tx = False
+        self._writer = _WriterLock(path)
         try:
             self._con.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
@@ -140,19 +148,31 @@ class StateStore:
     # -- transactions -------------------------------------------------------------------
     def _begin(self) -> None:
         if not self._in_tx:
-            self._con.execute("BEGIN IMMEDIATE")
+            self._writer.acquire()
+            try:
+                self._con.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self._writer.release()
+                raise
             self._in_tx = True
+
+    def _end(self, statement: str) -> None:
+        try:
+            self._con.execute(statement)
+        finally:
+            self._in_tx = False
+            self._writer.release()
 
     def commit(self) -> None:
         """Make every change since the last commit durable, as one group."""
         with self._lock:
             if self._in_tx:
-                self._con.execute("COMMIT")
-                self._in_tx = False
+                self._end("COMMIT")
 
     def close(self) -> None:
         self.commit()
         self._con.close()
+        self._writer.close()
 
     # -- writes (each joins the open group transaction) ------------------------------------
     def append_event(self, event_id: str, record: bytes) -> bool:
@@ -266,8 +286,7 @@ class StateStore:
                     [(owner, now_us + lease_us, now_us, i["item_id"]) for i in items],
                 )
             except BaseException:
-                self._con.execute("ROLLBACK")
-                self._in_tx = False
+                self._end("ROLLBACK")
                 raise
             return items
 
@@ -342,6 +361,57 @@ class StateStore:
         with self._lock:
             rows = self._con.execute("SELECT event_id FROM outbox ORDER BY seq").fetchall()
         return (str(r[0]) for r in rows)
+
+
+class _WriterLock:
+    """Queues this file's writers in the kernel instead of in SQLite's busy handler.
+
+    Two writers of one SQLite file collide on ``BEGIN IMMEDIATE``, and SQLite's busy handler
+    then sleeps 1, 2, 5, 10... ms before trying again, though the other transaction is usually
+    done within a millisecond: two workers on one file lost a fifth of their time that way.
+    Writers that go through :class:`StateStore` first take an exclusive ``flock`` on a file
+    beside the database, trying again every 50-500 µs. Writers that do not (the shipper
+    marking rows shipped) still meet SQLite's own lock, and after :data:`WAIT_S` a writer
+    goes on to SQLite's lock regardless, so this is an optimization, never a condition for
+    correctness nor a way to wait forever. The kernel drops the lock with the process, so a
+    killed worker never leaves it taken.
+    """
+
+    WAIT_S = 30.0
+
+    def __init__(self, path: Path | str) -> None:
+        self._fd: int | None = None
+        if str(path) != ":memory:" and fcntl is not None:
+            try:
+                self._fd = os.open(f"{path}-writer", os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:  # a read-only folder: SQLite's lock alone will do
+                self._fd = None
+        self._held = False
+
+    def acquire(self) -> None:
+        if self._fd is None:
+            return
+        deadline, pause = time.monotonic() + self.WAIT_S, 50e-6
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._held = True
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(pause)
+                pause = min(pause * 2, 500e-6)
+
+    def release(self) -> None:
+        if self._held and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            self._held = False
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 _UPSERT_ITEM = (
