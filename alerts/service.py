@@ -107,29 +107,7 @@ class AlertsService:
 
     def snapshot(self) -> dict[str, Any]:
         """Everything the Alerts page shows, JSON-ready."""
-        now = self.now()
-        alerts = self.store.load()
-        silences = self.store.silences()
-        return {
-            "now": now.isoformat(),
-            "alerts": [alert_dict(a, alerts, self.rules, silences, now) for a in alerts.values()],
-            "silences": [
-                {
-                    "id": s.id,
-                    "matchers": dict(s.matchers),
-                    "starts_at": s.starts_at.isoformat(),
-                    "ends_at": s.ends_at.isoformat(),
-                    "created_by": s.created_by,
-                    "comment": s.comment,
-                    "active": s.active(now),
-                }
-                for s in silences
-            ],
-            "history": [
-                {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
-                for row in self.store.history()
-            ],
-        }
+        return snapshot(self.store, self.rules, self.now())
 
     def routes(self, authorize: Authorize) -> list[Route]:
         """The alerts routes, guarded by ``authorize``."""
@@ -178,6 +156,32 @@ class AlertsService:
     async def _expire(self, request: Request) -> Response:
         await run_in_threadpool(self.store.expire_silence, request.path_params["id"], self.now())
         return JSONResponse({"expired": request.path_params["id"]})
+
+
+def snapshot(store: DuckDBAlertStore, rules: RuleSet, now: datetime) -> dict[str, Any]:
+    """``now``, alerts (with ``silenced``/``inhibited``), silences and recent history."""
+    alerts = store.load()
+    silences = store.silences()
+    return {
+        "now": now.isoformat(),
+        "alerts": [alert_dict(a, alerts, rules, silences, now) for a in alerts.values()],
+        "silences": [
+            {
+                "id": s.id,
+                "matchers": dict(s.matchers),
+                "starts_at": s.starts_at.isoformat(),
+                "ends_at": s.ends_at.isoformat(),
+                "created_by": s.created_by,
+                "comment": s.comment,
+                "active": s.active(now),
+            }
+            for s in silences
+        ],
+        "history": [
+            {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+            for row in store.history()
+        ],
+    }
 
 
 def alert_dict(
