@@ -11,7 +11,8 @@ from alerts.clock import FixedClock, PublishedClock, WallClock
 from alerts.errors import AlertsError, ClockUnavailable, NotificationFailed, RuleFileError
 from alerts.evaluator import Evaluator
 from alerts.model import Alert, AlertState, Silence
-from alerts.rules import Rule, RuleKind, RuleSet, load_rules, parse_rules
+from alerts.rulefile import load_rules, parse_rules
+from alerts.rules import Rule, RuleKind, RuleSet
 
 __all__ = [
     "Alert",

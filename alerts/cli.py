@@ -27,7 +27,8 @@ from alerts.clock import Clock, FixedClock, make_clock
 from alerts.errors import AlertsError
 from alerts.evaluator import Evaluator, TickResult
 from alerts.notifiers import Dispatcher
-from alerts.rules import load_rules, parse_duration
+from alerts.rulefile import load_rules
+from alerts.rules import parse_duration
 from alerts.sources import CollectorSource, DuckDBSource, FigureSource
 from alerts.state import AlertStore, DuckDBAlertStore, MemoryAlertStore
 

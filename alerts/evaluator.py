@@ -77,13 +77,12 @@ def advance(
     current = {k: dataclasses.replace(a, notified=dict(a.notified)) for k, a in alerts.items()}
     seen: dict[str, Sample] = {}
     by_name = {r.name: r for r in rules.rules}
-    for sample in samples:
-        rule = by_name[sample.rule]
-        labels = labels_of(rule, sample)
-        key = alert_key(rule.name, labels)
-        seen[key] = sample
+    for measured in samples:
+        labels = labels_of(by_name[measured.rule], measured)
+        key = alert_key(measured.rule, labels)
+        seen[key] = measured
         if key not in current:
-            current[key] = Alert(key, rule.name, labels)
+            current[key] = Alert(key, measured.rule, labels)
     out: dict[str, Alert] = {}
     transitions: list[Transition] = []
     for key in sorted(current):

@@ -28,7 +28,7 @@ def measure(rule: Rule, source: FigureSource, at: datetime) -> list[Sample]:
     if rule.kind is RuleKind.ESCALATION_BACKLOG:
         frame = source.figure("queue_items_older_than", values)
         counts = dict(zip(frame["queue"].to_list(), frame["open_items"].to_list(), strict=True))
-        queues = dict(rule.queues) or {WORKBENCH_QUEUE: rule.threshold}
+        queues: dict[str, float | None] = dict(rule.queues) or {WORKBENCH_QUEUE: rule.threshold}
         return [
             _sample(rule, (("queue", q),), float(counts.get(q, 0)), limit, counts.get(q, 0))
             for q, limit in sorted(queues.items())

@@ -37,7 +37,8 @@ from alerts.errors import AlertsError, ClockUnavailable
 from alerts.evaluator import Evaluator, muted
 from alerts.model import Alert, AlertState
 from alerts.notifiers import Backoff, Dispatcher
-from alerts.rules import RuleSet, load_rules
+from alerts.rulefile import load_rules
+from alerts.rules import RuleSet
 from alerts.sources import DuckDBSource
 from alerts.state import DuckDBAlertStore, silence_for
 

@@ -72,7 +72,7 @@ app.command("prune")(prune_command)
 def serve(settings: CollectorSettings) -> None:
     """Run until interrupted; the store is opened first so a held file fails fast."""
     if settings.alerts_rules is not None:  # a bad rules file fails before the store opens
-        from alerts.rules import load_rules
+        from alerts.rulefile import load_rules
 
         load_rules(settings.alerts_rules)
     store = Store.open(settings.db)

@@ -12,7 +12,7 @@ import duckdb
 from typer.testing import CliRunner
 
 from alerts.backtest import backtest, instants
-from alerts.rules import load_rules
+from alerts.rulefile import load_rules
 from alerts.sources import DuckDBSource
 from baton.cli import app
 

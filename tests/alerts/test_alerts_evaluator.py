@@ -15,7 +15,7 @@ import pytest
 from alerts.evaluator import Delivery, Evaluator
 from alerts.model import Alert, AlertState
 from alerts.notifiers import Dispatcher
-from alerts.rules import parse_rules
+from alerts.rulefile import parse_rules
 from alerts.sources import DuckDBSource
 from alerts.state import DuckDBAlertStore, MemoryAlertStore, silence_for
 

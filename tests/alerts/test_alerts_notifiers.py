@@ -16,7 +16,7 @@ from alerts.notifiers import (
     build_notifier,
     send_with_retries,
 )
-from alerts.rules import parse_rules
+from alerts.rulefile import parse_rules
 
 from .receivers import SmtpReceiver, WebhookReceiver
 

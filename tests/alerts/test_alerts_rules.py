@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from alerts.errors import RuleFileError
-from alerts.rules import RuleKind, load_rules
+from alerts.rulefile import load_rules
+from alerts.rules import RuleKind
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "alerts.yaml"
 

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from alerts.clock import FixedClock
 from alerts.evaluator import Evaluator
-from alerts.rules import parse_rules
+from alerts.rulefile import parse_rules
 from alerts.sources import DuckDBSource
 from alerts.state import DuckDBAlertStore
 from tests.alerts.helpers import T0, H, Log, M
