@@ -224,3 +224,12 @@ def test_workbench_without_an_orchestrator_says_how_to_connect(
 ) -> None:
     at = visit(run_app(monkeypatch, db=str(clinic_db)), "workbench")
     assert "BATON_DASHBOARD_ORCHESTRATOR" in at.info[0].value
+
+
+def test_the_alerts_page_is_listed_exactly_when_it_is_installed(
+    monkeypatch: pytest.MonkeyPatch, clinic_db: Path
+) -> None:
+    at = run_app(monkeypatch, db=str(clinic_db))
+    installed = (Path(data.__file__).parent / "app_pages" / "alerts.py").is_file()
+    assert pages_of(at, "alerts") is installed
+    assert pages_of(at, "overview"), "the app works with or without it"
