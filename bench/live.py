@@ -72,6 +72,8 @@ ORDER BY ts
 
 
 def build(path: Path, events: int) -> Store:
+    if path.exists():
+        return Store.open(path)
     store = Store.open(path)
     cases = events * 10 // 121
     con = store.cursor()
@@ -132,10 +134,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--batch", type=int, default=8192)
     parser.add_argument("--late", type=int, default=400, help="late events per batch")
+    parser.add_argument(
+        "--db", type=Path, help="keep the generated file here (reused if it exists)"
+    )
     args = parser.parse_args()
     print(f"load average: {os.getloadavg()}")
     with tempfile.TemporaryDirectory() as tmp:
-        store = build(Path(tmp) / "bench.duckdb", args.events)
+        store = build(args.db or Path(tmp) / "bench.duckdb", args.events)
         con = store.cursor()
         total = _count(con)
         cases = args.events * 10 // 121

@@ -61,7 +61,8 @@ _DIM_COLS = "workflow, workflow_version, payer, site"
 #: dimension may keep only part of it; filtered figures compute such cases from events.
 DDL: dict[str, str] = {
     "live_cases": f"""CREATE TABLE IF NOT EXISTS live_cases (
-        case_id VARCHAR, {_DIMS}, start_ts TIMESTAMP, end_ts TIMESTAMP, events BIGINT,
+        case_id VARCHAR, {_DIMS}, start_ts TIMESTAMP, end_ts TIMESTAMP, duration_s DOUBLE,
+        events BIGINT,
         handoffs BIGINT, retries BIGINT, failures BIGINT, escalations BIGINT,
         untimed BIGINT, mixed BOOLEAN)""",
     "live_edges": f"""CREATE TABLE IF NOT EXISTS live_edges (
@@ -173,7 +174,7 @@ def _compute_sql(src: str) -> dict[str, str]:
     return {
         "live_slices": f"""
             SELECT case_id, {_DIM_COLS}, min(ts) AS start_ts, max(ts) AS end_ts,
-                   count(*) AS events,
+                   epoch(max(ts) - min(ts)) AS duration_s, count(*) AS events,
                    count(*) FILTER (WHERE lifecycle = 'enqueued') AS handoffs,
                    count(*) FILTER (WHERE lifecycle = 'retried') AS retries,
                    count(*) FILTER (WHERE lifecycle = 'failed') AS failures,
@@ -196,17 +197,30 @@ def _compute_sql(src: str) -> dict[str, str]:
     }
 
 
+#: Bumped whenever a table's columns change: :func:`ensure` then rebuilds them.
+VERSION = 2
+
+
 def ensure(con: duckdb.DuckDBPyConnection) -> bool:
-    """Create the live tables if missing; True when any was missing (then fill them)."""
+    """Create the live tables if missing or of an older layout; True when they must be
+    filled (:func:`recompute_all`)."""
     existing = {
         r[0]
         for r in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE NOT temporary"
         ).fetchall()
     }
+    current = "live_meta" in existing and con.execute(
+        "SELECT max(version) = $v FROM live_meta", {"v": VERSION}
+    ).fetchall() == [(True,)]
+    if not current:
+        for table in (*DDL, "live_meta"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute("CREATE TABLE live_meta (version INTEGER)")
+        con.execute("INSERT INTO live_meta VALUES ($v)", {"v": VERSION})
     for ddl in DDL.values():
         con.execute(ddl)
-    return not set(DDL) <= existing
+    return not current or not set(DDL) <= existing
 
 
 def _fill(con: duckdb.DuckDBPyConnection, src: str) -> None:
@@ -349,11 +363,16 @@ def overview_live(con: duckdb.DuckDBPyConnection, filters: Filters | None = None
     if filters.since or filters.until or not in_sync(con):
         return figures.overview(con, filters)
     where, params, _ = _dims(filters)
+    # One pass over the matching slices for the totals, one over cases for the rest; a case
+    # with one slice (almost all) is one row, only mixed cases are grouped.
     sql = f"""
-        WITH s AS (SELECT * FROM live_cases WHERE {where}),
+        WITH s AS (
+            SELECT case_id, start_ts, end_ts, duration_s, events, handoffs, retries,
+                   escalations, mixed
+            FROM live_cases WHERE {where}
+        ),
         per_case AS (
-            SELECT epoch(end_ts - start_ts) AS duration_s, escalations > 0 AS escalated
-            FROM s WHERE NOT mixed
+            SELECT duration_s, escalations > 0 AS escalated FROM s WHERE NOT mixed
             UNION ALL
             SELECT epoch(max(end_ts) - min(start_ts)), bool_or(escalations > 0)
             FROM s WHERE mixed GROUP BY case_id
@@ -364,14 +383,16 @@ def overview_live(con: duckdb.DuckDBPyConnection, filters: Filters | None = None
                    CAST(coalesce(sum(retries), 0) AS BIGINT) AS retries,
                    min(start_ts) AS first_ts, max(end_ts) AS last_ts
             FROM s
+        ),
+        cycle AS (
+            SELECT count(*) AS cases, quantile_cont(duration_s, [0.5, 0.9]) AS q,
+                   avg(CAST(escalated AS INTEGER)) AS escalation_rate
+            FROM per_case
         )
-        SELECT (SELECT count(*) FROM per_case) AS cases, events, handoffs,
-               (SELECT median(duration_s) FROM per_case) AS median_cycle_s,
-               (SELECT quantile_cont(duration_s, 0.9) FROM per_case) AS p90_cycle_s,
-               retries / greatest(handoffs, 1) AS retry_rate,
-               (SELECT avg(CAST(escalated AS INTEGER)) FROM per_case) AS escalation_rate,
+        SELECT cases, events, handoffs, q[1] AS median_cycle_s, q[2] AS p90_cycle_s,
+               retries / greatest(handoffs, 1) AS retry_rate, escalation_rate,
                first_ts, last_ts
-        FROM totals
+        FROM cycle, totals
     """
     return con.sql(sql, params=params).pl()
 
