@@ -9,17 +9,23 @@ the next step's ``enqueued`` (or the case's close), a ``process`` span and a ``s
 Bots do nothing, so what is measured is the orchestrator itself: durable SQLite state (WAL,
 ``synchronous=NORMAL``, grouped commits) plus, with telemetry on, spans made by the real
 OpenTelemetry SDK (exported by Baton's span processor, and side by side by the SDK's own batch
-processor and OTLP/HTTP exporter) and event records through the outbox and shipper, all
-sent to a local HTTP sink in another process. Medians of several runs; CPU per handoff is the
-process's CPU time (all threads) divided by handoffs.
+processor and OTLP/HTTP exporter) and event records through the outbox and one shipper in its
+own process, as in the service, all sent to a local HTTP sink in another process.
 
-Run: .venv/bin/python bench/orchestrator.py [--cases 2000] [--repeat 3]
+The machine is usually shared, so the configurations run interleaved, round after round, and
+the figures are medians over rounds (ratios are taken within a round). CPU per handoff is the
+process CPU time (all threads) of the workers and the shipper divided by handoffs: less
+sensitive to other load than wall time, though not immune to it. The load average before and
+after is printed with the results.
+
+Run: .venv/bin/python bench/orchestrator.py [--cases 2000] [--repeat 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import statistics
 import subprocess
 import sys
@@ -96,82 +102,128 @@ def _seed(state: Path, endpoint: str, telemetry: str, cases: int) -> None:
 def _work(
     state: Path, endpoint: str, telemetry: str, worker: str, start: object, out: object
 ) -> None:
-    from orchestrator.shipper import Shipper
-
     runtime, provider = _runtime(state, endpoint, telemetry, worker)
-    shipper = Shipper(state, endpoint) if telemetry not in ("", "none") else None
     start.wait()  # type: ignore[attr-defined]
-    if shipper:
-        shipper.start()
-    cpu0, t0 = time.process_time(), time.perf_counter()
+    cpu0 = time.process_time()
     done = 0
     while n := runtime.work_once():
         done += n
     if provider is not None:
         provider.force_flush()
-    if shipper:
-        shipper.stop()
-        shipper.drain()
-    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    out.put((done, wall, cpu))  # type: ignore[attr-defined]
+    out.put(("worker", done, time.monotonic(), time.process_time() - cpu0))  # type: ignore[attr-defined]
+
+
+def _ship(state: Path, endpoint: str, start: object, workers_done: object, out: object) -> None:
+    """The outbox's one shipper, in its own process as in the service."""
+    from orchestrator.shipper import Shipper
+
+    shipper = Shipper(state, endpoint)
+    start.wait()  # type: ignore[attr-defined]
+    cpu0 = time.process_time()
+    while True:
+        finished = workers_done.is_set()  # type: ignore[attr-defined]
+        sent, _ = shipper.ship_once()
+        if not sent:
+            if finished:
+                break
+            time.sleep(0.05)
+    out.put(("shipper", shipper.stats.shipped, time.monotonic(), time.process_time() - cpu0))  # type: ignore[attr-defined]
 
 
 def run(workers: int, telemetry: str, cases: int, endpoint: str) -> tuple[float, float]:
-    """Handoffs per second and CPU µs per handoff for one configuration."""
+    """Handoffs per second and CPU µs per handoff (workers + shipper) for one configuration."""
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "state.sqlite"
         _seed(state, endpoint, telemetry, cases)
         ctx = mp.get_context("spawn")
-        start, out = ctx.Event(), ctx.Queue()
+        start, done, out = ctx.Event(), ctx.Event(), ctx.Queue()
         procs = [
             ctx.Process(target=_work, args=(state, endpoint, telemetry, f"w{i}", start, out))
             for i in range(workers)
         ]
+        if telemetry in ("otlp", "fast"):
+            procs.append(ctx.Process(target=_ship, args=(state, endpoint, start, done, out)))
         for p in procs:
             p.start()
-        time.sleep(1.5)  # let every worker import and connect before the clock starts
+        time.sleep(1.5)  # let every process import and connect before the clock starts
+        t0 = time.monotonic()
         start.set()
-        results = [out.get(timeout=600) for _ in procs]
+        results = []
+        for _ in procs:
+            results.append(out.get(timeout=600))
+            if sum(r[0] == "worker" for r in results) == workers:
+                done.set()
         for p in procs:
             p.join()
-    done = sum(r[0] for r in results)
-    assert done == cases * 5, (done, cases)
-    wall = max(r[1] for r in results)
-    cpu = sum(r[2] for r in results)
-    return done / wall, cpu / done * 1e6
+    handoffs = sum(r[1] for r in results if r[0] == "worker")
+    assert handoffs == cases * 5, (handoffs, cases)
+    shipped = sum(r[1] for r in results if r[0] == "shipper")
+    assert telemetry not in ("otlp", "fast") or shipped == cases * 15, (shipped, cases)
+    wall = max(r[2] for r in results) - t0
+    cpu = sum(r[3] for r in results)
+    return handoffs / wall, cpu / handoffs * 1e6
+
+
+CONFIGS = (
+    ("1 worker, no event log either", 1, "none"),
+    ("1 worker, telemetry off", 1, ""),
+    ("1 worker, plain OTel exporter", 1, "otlp"),
+    ("1 worker, full telemetry", 1, "fast"),
+    ("2 workers, telemetry off", 2, ""),
+    ("2 workers, full telemetry", 2, "fast"),
+)
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=2000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     sink = subprocess.Popen([sys.executable, "-c", SINK], stdout=subprocess.PIPE, text=True)
     assert sink.stdout is not None
     endpoint = f"http://127.0.0.1:{sink.stdout.readline().strip()}"
+    print(f"load average before: {_load()}", flush=True)
     try:
-        rows = {}
-        for name, workers, telemetry in (
-            ("1 worker, no event log either", 1, "none"),
-            ("1 worker, telemetry off", 1, ""),
-            ("1 worker, plain OTel exporter", 1, "otlp"),
-            ("1 worker, full telemetry", 1, "fast"),
-            ("2 workers, full telemetry", 2, "fast"),
-        ):
-            runs = [run(workers, telemetry, args.cases, endpoint) for _ in range(args.repeat)]
-            rate = statistics.median(r[0] for r in runs)
-            cpu = statistics.median(r[1] for r in runs)
-            rows[name] = (rate, cpu)
+        # Rounds interleave the configurations, so a burst of load elsewhere on the machine
+        # hits all of them alike; ratios are taken within a round, then the median.
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in CONFIGS}
+        for round_no in range(args.repeat):
+            for name, workers, telemetry in CONFIGS:
+                runs[name].append(run(workers, telemetry, args.cases, endpoint))
+            print(f"round {round_no + 1}: " + ", ".join(
+                f"{runs[n][-1][0]:.0f}/s" for n, _, _ in CONFIGS), flush=True)  # fmt: skip
+        for name, _, _ in CONFIGS:
+            rate = statistics.median(r[0] for r in runs[name])
+            cpu = statistics.median(r[1] for r in runs[name])
             print(f"{name:32s} {rate:8.0f} handoffs/s   {cpu:6.0f} µs CPU/handoff", flush=True)
-        bare, off, plain, on, two = rows.values()
+
+        def median(f):  # type: ignore[no-untyped-def]
+            return statistics.median(f(i) for i in range(args.repeat))
+
+        def r(name: str, i: int) -> tuple[float, float]:
+            return runs[name][i]
+
+        bare, off, plain, on = (name for name, workers, _ in CONFIGS if workers == 1)
+        tel = median(lambda i: r(on, i)[1] - r(off, i)[1])
+        tel_log = median(lambda i: r(on, i)[1] - r(bare, i)[1])
+        log = median(lambda i: r(off, i)[1] - r(bare, i)[1])
         print(
-            f"telemetry CPU per handoff: {on[1] - off[1]:.0f} µs (target ≤ 150); with the "
-            f"plain OTel exporter {plain[1] - off[1]:.0f} µs"
+            f"telemetry CPU per handoff (spans + shipping): {tel:.0f} µs (target ≤ 150); "
+            f"with the plain OTel exporter {median(lambda i: r(plain, i)[1] - r(off, i)[1]):.0f} µs"
         )
-        print(f"Baton telemetry vs plain OTel exporter: {on[0] / plain[0]:.2f}x handoffs/s")
-        print(f"2 workers / 1 worker: {two[0] / on[0]:.2f}x (target ≥ 1.8)")
-        print(f"event log (records in the outbox, same transaction): {off[1] - bare[1]:.0f} µs")
-        print(f"full telemetry: {on[0]:.0f} handoffs/s (target ≥ 1,000)")
+        print(f"event log (records in the outbox, same transaction): {log:.0f} µs")
+        print(f"telemetry including the event log: {tel_log:.0f} µs")
+        two = median(lambda i: r("2 workers, full telemetry", i)[0] / r(on, i)[0])
+        two_off = median(lambda i: r("2 workers, telemetry off", i)[0] / r(off, i)[0])
+        print(f"2 workers / 1 worker, full telemetry: {two:.2f}x (target ≥ 1.8); "
+              f"telemetry off: {two_off:.2f}x")  # fmt: skip
+        print(f"full telemetry: {statistics.median(x[0] for x in runs[on]):.0f} handoffs/s "
+              "(target ≥ 1,000)")  # fmt: skip
+        print(f"load average after: {_load()}")
     finally:
         sink.terminate()
 
