@@ -2,7 +2,8 @@
 
 :func:`create_app` wires the pieces: a :class:`~collector.decoding.Decoder` (worker
 processes), a :class:`~collector.writer.GroupWriter` (the only writer of the store), the
-receivers (:mod:`collector.receiver`) and the query API (:mod:`collector.api`). The writer
+receivers (:mod:`collector.receiver`), the query API (:mod:`collector.api`) and, with a
+rules file configured, the alert evaluator and its routes (:mod:`alerts.service`). The writer
 starts at once; the app's lifespan starts the decode workers and, on shutdown, commits what
 is queued and stops both.
 """
@@ -111,7 +112,9 @@ def _authorize(settings: CollectorSettings, headers: Headers, write: bool) -> Re
 
 
 def close_app(app: Starlette) -> None:
-    """Commit queued writes and stop the writer and decode workers (idempotent)."""
+    """Stop the alert evaluator, commit queued writes, stop the writer and decode workers.
+
+    Idempotent."""
     pipeline: Pipeline = app.state.pipeline
     if app.state.alerts is not None:
         app.state.alerts.stop()

@@ -37,6 +37,7 @@ def test_check_json_parses_and_carries_no_banner(copy_of: Callable[[str], Path],
                    "--json", cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "pm4py" not in result.stdout.lower() and "license" not in result.stdout.lower()
+    assert result.stderr == ""
     tick = json.loads(result.stdout)
     assert tick["now"] == AT
     states = {(a["rule"], a["labels"].get("queue")): a["state"] for a in tick["alerts"]}
