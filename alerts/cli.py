@@ -14,6 +14,7 @@ prints one line.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ from alerts.rulefile import load_rules
 from alerts.rules import parse_duration
 from alerts.sources import CollectorSource, DuckDBSource, FigureSource
 from alerts.state import AlertStore, DuckDBAlertStore, MemoryAlertStore
+from baton.settings import load
 
 app = typer.Typer(name="alerts", help="Alert rules: check them now, or backtest them.")
 
@@ -38,6 +40,14 @@ RulesOption = Annotated[
     Path, typer.Option("--rules", help="Alert rules file (YAML, see docs/alerts.md).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertsSettings:
+    """``token``: a viewer token for ``--collector`` (``BATON_ALERTS_TOKEN`` or ``[alerts]``
+    in ``baton.toml``), never a flag, which other users could read in the process list."""
+
+    token: str | None = dataclasses.field(default=None, repr=False)
 
 
 @app.callback()
@@ -111,7 +121,8 @@ def check_command(
         source = DuckDBSource(con.cursor)
         store = MemoryAlertStore() if dry_run else DuckDBAlertStore(con.cursor)
     else:
-        source, store = CollectorSource(str(collector)), MemoryAlertStore()
+        token = load(AlertsSettings, "alerts").token
+        source, store = CollectorSource(str(collector), token), MemoryAlertStore()
     try:
         the_clock: Clock = FixedClock(_instant(at)) if at else make_clock(clock, source)
         dispatch = Dispatcher.for_rules(ruleset, store) if notify else None

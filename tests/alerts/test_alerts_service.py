@@ -81,6 +81,17 @@ def test_alerts_routes_roles_silences_and_inhibition(tmp_path: Path):
         unknown = requests.post(f"{url}/api/v1/alerts/silences/nope/expire",
                                 headers=auth(ANALYST), timeout=5)  # fmt: skip
         assert unknown.status_code == 400
+
+        # ``baton alerts check --collector`` presents a token from the environment.
+        check = baton_cmd("alerts", "check", "--rules", str(rules), "--collector", url, "--json")
+        refused = subprocess.run(check, capture_output=True, text=True, env=child_env(),
+                                 cwd=tmp_path, timeout=60)  # fmt: skip
+        assert refused.returncode == 1 and refused.stderr.startswith("error: collector refused")
+        with_token = child_env(BATON_ALERTS_TOKEN=VIEWER)
+        checked = subprocess.run(check, capture_output=True, text=True, timeout=60,
+                                 env=with_token, cwd=tmp_path)  # fmt: skip
+        assert checked.returncode == 0, checked.stderr
+        assert '"rule": "aging"' in checked.stdout
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
