@@ -43,6 +43,7 @@ right.plotly_chart(
         "median_run_s",
         "Median run time",
         seconds=True,
+        y_title="hours",
         horizontal=True,
     ),
     width="stretch",

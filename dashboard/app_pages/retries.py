@@ -51,6 +51,7 @@ else:
             "time_lost_s",
             "Time lost to retries per step",
             seconds=True,
+            y_title="hours",
         ),
         width="stretch",
     )
