@@ -8,12 +8,14 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 import requests
 
+from mining.alert_figures import queue_items_older_than
 from tests.conftest import baton_cmd, child_env, free_port, wait_for
 
 from .helpers import write_rules
@@ -52,21 +54,35 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def oldest_prior_auth(url: str) -> float | None:
-    """What the collector itself says, at the simulator's "now"; None while unknown."""
+def published_now(url: str) -> datetime | None:
+    """The simulator's "now" as the collector has it (None while unknown or unreachable)."""
     try:
-        clock = requests.get(f"{url}/api/v1/figures/published_clock",
-                             params={"format": "json"}, timeout=5).json()  # fmt: skip
-        if not clock or clock[0]["now"] is None:
-            return None
-        rows = requests.get(
-            f"{url}/api/v1/figures/queue_items_older_than",
-            params={"format": "json", "at": clock[0]["now"]}, timeout=5,
-        ).json()  # fmt: skip
+        rows = requests.get(f"{url}/api/v1/figures/published_clock",
+                            params={"format": "json"}, timeout=5).json()  # fmt: skip
     except (requests.RequestException, ValueError):
         return None
-    ages = [r["oldest_age_s"] for r in rows if r["queue"] == "prior_auth"]
-    return float(ages[0]) if ages else 0.0
+    return datetime.fromisoformat(rows[0]["now"]) if rows and rows[0]["now"] else None
+
+
+def first_crossing(db: Path, seen: list[tuple[float, datetime]], fired: datetime) -> float:
+    """When (wall time) the collector's data first showed prior_auth past the threshold.
+
+    ``seen`` pairs each wall time with the simulator's "now" the collector had then. Events
+    travel in the same ordered outbox as the clock records, so the stored data as of a
+    published instant is what the collector held when it published it: the first such
+    instant at which the queue is past the threshold is the crossing.
+    """
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        for wall, virtual in seen:
+            if fired - timedelta(hours=3) <= virtual <= fired:
+                frame = queue_items_older_than(con, at=virtual)
+                ages = frame.filter(frame["queue"] == "prior_auth")["oldest_age_s"].to_list()
+                if ages and ages[0] > THRESHOLD_S:
+                    return wall
+    finally:
+        con.close()
+    raise AssertionError(f"no published instant before {fired} shows the crossing")
 
 
 def test_payer_outage_pages_once_survives_a_restart_and_resolves_once(tmp_path: Path):
@@ -96,23 +112,25 @@ def test_payer_outage_pages_once_survives_a_restart_and_resolves_once(tmp_path: 
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=child_env(), cwd=tmp_path,
         )  # fmt: skip
         try:
-            began = time.monotonic()
-            crossed = None
+            began, seen = time.monotonic(), []
             while time.monotonic() - began < 60 and len(hook.received) < 1:
-                age = oldest_prior_auth(url)
-                if crossed is None and age is not None and age > THRESHOLD_S:
-                    crossed = time.monotonic()
-                time.sleep(0.2)
+                virtual = published_now(url)
+                if virtual is not None and (not seen or virtual > seen[-1][1]):
+                    seen.append((time.monotonic(), virtual))
+                time.sleep(0.05)
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline and not smtp.received:
                 time.sleep(0.1)
-            assert crossed is not None, "the outage never aged prior_auth past the threshold"
             assert hook.statuses() == ["firing"] and len(smtp.received) == 1
-            for arrived in (hook.received[0][0], smtp.received[0][0]):
-                assert -1.5 < arrived - crossed <= 2 * INTERVAL_S, arrived - crossed
+            fired_at = datetime.fromisoformat(hook.received[0][1]["alerts"][0]["startsAt"][:-1])
 
             # Restart the collector while the alert fires: nothing is sent again.
             stop(collector)
+            crossed = first_crossing(db, seen, fired_at)
+            for arrived in (hook.received[0][0], smtp.received[0][0]):
+                # The lower bound allows for the test's own polling lag (it may see a
+                # published instant a moment after the collector did).
+                assert -1.0 < arrived - crossed <= 2 * INTERVAL_S, arrived - crossed
             collector = start_collector(db, port, rules, tmp_path)
             time.sleep(4 * INTERVAL_S)
             assert hook.statuses() == ["firing"] and len(smtp.received) == 1
