@@ -35,6 +35,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+# Run as a script, this directory comes first on the path, and bench/mining.py would shadow
+# the ``mining`` package: put the repository root there instead.
+_HERE = str(Path(__file__).resolve().parent)
+sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 SPANS_PER_REQUEST = 512
 ATTRIBUTES = 10
 BASE_NS = 1_772_442_000_000_000_000
