@@ -184,7 +184,7 @@ class Engine:
     def publish_clock(self) -> None:
         """Record the virtual "now", so alerts and figures can use the simulator's time."""
         now = self.clock.now()
-        eid = event_id(to_us(now), "clock", to_us(now))
+        eid = event_id("clock", to_us(now))
         record = build_record(
             ts_ns=to_ns(now), event_id=eid, lifecycle="tick", attributes={},
             event_name=EventName.CLOCK,
@@ -214,7 +214,7 @@ class Engine:
 
     def _event(self, item: Item, lifecycle: Lifecycle, span: Span | None, **attrs: Any) -> None:
         now_ns = to_ns(self.clock.now())
-        eid = event_id(now_ns // 1000, item.case.case_id, item.item_no, item.attempt, lifecycle)
+        eid = event_id(item.case.case_id, item.item_no, item.attempt, lifecycle)
         ctx = span.get_span_context() if span is not None else None
         record = build_record(
             ts_ns=now_ns,

@@ -209,7 +209,7 @@ class Runtime:
     ) -> None:  # fmt: skip
         if not self.record_events:
             return
-        eid = event_id(ts_ns // 1000, item.case_id, item.item_no, item.attempt, lifecycle)
+        eid = event_id(item.case_id, item.item_no, item.attempt, lifecycle)
         writes.events.append(
             (
                 eid,
@@ -469,7 +469,7 @@ class Runtime:
         ts_ns, now_us = self._now()
         self.store.heartbeat(self.worker_id, bot, version, now_us)
         if self.record_events:
-            eid = event_id(now_us, "heartbeat", self.worker_id, now_us)
+            eid = event_id("heartbeat", self.worker_id, now_us)
             record = build_record(
                 ts_ns=ts_ns,
                 event_id=eid,
