@@ -239,6 +239,27 @@ def test_events_written_around_the_store_are_picked_up(tmp_path: Path) -> None:
         store.close()
 
 
+def test_prune_recomputes_the_cases_it_cuts(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "prune.duckdb")
+    try:
+        rows = _rows(9, "a", BASE, 1) + _rows(6, "b", BASE + dt.timedelta(hours=1), 20)
+        store.write([{"events": _table(rows + _rows(3, "c", BASE + dt.timedelta(hours=3), 40))}])
+        store.prune(BASE + dt.timedelta(minutes=70), b"k" * 32)
+        con = store.cursor()
+        try:
+            assert_live_equals_full(con)
+            cases = dict(con.execute("SELECT case_id, events FROM live_cases").fetchall())
+            assert cases == {"b": 4, "c": 3}  # a lost all its events, b its first two
+        finally:
+            con.close()
+        store.write([{"events": _table(_rows(3, "d", BASE + dt.timedelta(hours=4), 60))}])
+        con = store.cursor()
+        assert_live_equals_full(con)
+        con.close()
+    finally:
+        store.close()
+
+
 def test_registry_serves_live_figures(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "reg.duckdb")
     try:
