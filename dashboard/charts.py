@@ -265,7 +265,7 @@ def cycle_time_histogram(case_durations: pl.DataFrame) -> go.Figure:
 
     The axis unit follows the median, so a log of minutes and a log of days both read well.
     """
-    median = case_durations.select(pl.col("duration_s").median()).item()
+    median = case_durations.select(pl.col("cycle_s").median()).item()
     size, unit = _unit_for(float(median or 0.0))
     figure = go.Figure()
     for escalated, name, colour in (
@@ -276,7 +276,7 @@ def cycle_time_histogram(case_durations: pl.DataFrame) -> go.Figure:
         figure.add_trace(
             go.Histogram(
                 name=name,
-                x=[s / size for s in rows["duration_s"].drop_nulls().to_list()],
+                x=[s / size for s in rows["cycle_s"].drop_nulls().to_list()],
                 marker_color=colour,
                 hovertemplate=f"%{{x}} {unit}: %{{y}} cases<extra></extra>",
             )

@@ -61,6 +61,7 @@ from mining._process_model import (
     path_between,
     successors_of,
 )
+from mining._sql import query_frame
 from mining.filters import Filters
 from mining.views import with_views
 
@@ -159,7 +160,7 @@ def _frames(
     """``(segments, executions, deviations)`` of the model's workflow."""
     scoped = _segment_filters(model, filters)
     sql, params = with_views(_SEGMENTS + " ORDER BY start_ts, case_id", scoped)
-    segments = con.sql(sql, params=params).pl()
+    segments = query_frame(con, sql, params)
     found = executions(con, model, filters)
     return segments, found, _find_deviations(model, segments, found)
 
@@ -254,7 +255,7 @@ def executions(
     """
     scoped = _segment_filters(model, filters)
     sql, params = with_views(_EXECUTIONS, scoped, instances=True)
-    return con.sql(sql, params=params).pl()
+    return query_frame(con, sql, params)
 
 
 def conformance(

@@ -22,6 +22,7 @@ import polars as pl
 import pyarrow as pa
 
 from mining import _encoded
+from mining._sql import query_frame
 from mining.errors import InvalidFilter, MiningError
 from mining.filters import KEPT_CASES, Filters
 from mining.sources import Local, Remote, open_source
@@ -119,7 +120,8 @@ class EventLog:
         return self._engine("variants")
 
     def case_durations(self) -> pl.DataFrame:
-        """Per case: first start, last completion and ``duration_s`` between (pm4py's).
+        """Per case: first start, last completion, ``duration_s`` (pm4py's: first to last
+        completion) and ``span_s`` (first start to last completion).
 
         On a log with Baton's lifecycle events it also has ``cycle_s`` (first event — the
         arrival on the first queue — to last), workflow, payer, site and ``escalated``, and
@@ -237,7 +239,7 @@ class EventLog:
         if self._filters.case_level:
             self.register_kept_cases(con)
         sql, params = with_views("SELECT * FROM ev ORDER BY ts, seq", self._filters)
-        return con.sql(sql, params=params).pl()
+        return query_frame(con, sql, params)
 
     def instances(self) -> pl.DataFrame:
         """Activity instances (one row per executed step), by case then ``(ts, seq)``."""
@@ -301,7 +303,7 @@ class EventLog:
         if self._filters.case_level:
             self.register_kept_cases(con)
         sql, params = with_views(per_case, self._filters)
-        attrs = con.sql(sql, params=params).pl()
+        attrs = query_frame(con, sql, params)
         # A case whose first step has not finished yet has no instance, but it is a case.
         joined = durations.join(attrs, on="case_id", how="full", coalesce=True)
         return joined.sort("start_ts", "case_id", nulls_last=True)
@@ -327,7 +329,7 @@ class EventLog:
         sql, params = with_views(
             "SELECT * FROM inst" if full else _INSTANCE_SQL, event_filters, instances=True
         )
-        return self._source.con.sql(sql, params=params).pl()
+        return query_frame(self._source.con, sql, params)
 
     def _kept_case_ids(self) -> pl.Series:
         enc = _encoded.encode(self._event_filtered_instances())

@@ -51,6 +51,7 @@ import polars as pl
 import pyarrow as pa
 
 from mining import figures
+from mining._sql import query_frame
 from mining.filters import Filters, parse_time
 from mining.views import QUEUE_ARRIVALS, QUEUE_DEPARTURES
 
@@ -394,7 +395,7 @@ def overview_live(con: duckdb.DuckDBPyConnection, filters: Filters | None = None
                first_ts, last_ts
         FROM cycle, totals
     """
-    return con.sql(sql, params=params).pl()
+    return query_frame(con, sql, params)
 
 
 def dfg_live(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pl.DataFrame:
@@ -422,7 +423,7 @@ def dfg_live(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> 
         GROUP BY source, target
         ORDER BY frequency DESC, source, target
     """
-    return con.sql(sql, params=params).pl()
+    return query_frame(con, sql, params)
 
 
 def queue_summary_live(
@@ -462,7 +463,7 @@ def queue_summary_live(
         )
         GROUP BY queue ORDER BY oldest_age_s DESC, queue
     """
-    return con.sql(sql, params={**params, "at": moment}).pl()
+    return query_frame(con, sql, {**params, "at": moment})
 
 
 def retry_counts_live(
@@ -499,4 +500,4 @@ def retry_counts_live(
         )
         ORDER BY retries DESC, activity
     """
-    return con.sql(sql, params={**params, **times}).pl()
+    return query_frame(con, sql, {**params, **times})

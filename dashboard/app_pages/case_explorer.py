@@ -14,7 +14,7 @@ st.title("Case explorer")
 
 cases = ui.figure("case_durations")
 ui.stop_if_empty(cases)
-ordered = cases.sort("duration_s", descending=True, nulls_last=True)
+ordered = cases.sort("cycle_s", descending=True, nulls_last=True)
 case_id = st.selectbox(
     "Case (pseudonym)",
     ordered["case_id"].to_list(),
@@ -28,7 +28,7 @@ if case_id is None:
 case = ordered.filter(pl.col("case_id") == case_id).row(0, named=True)
 timeline = ui.figure("case_timeline", case_id=case_id)
 top = st.columns(4)
-top[0].metric("Cycle time", charts.humanize_seconds(case["duration_s"]))
+top[0].metric("Cycle time", charts.humanize_seconds(case["cycle_s"]))
 top[1].metric("Steps", f"{timeline.select(['activity', 'item']).unique().height:,}")
 top[2].metric("Attempts", f"{int((timeline['service_start'].is_not_null()).sum()):,}")
 top[3].metric("Escalations", f"{int((timeline['arrival'] == 'escalated').sum()):,}")

@@ -137,10 +137,10 @@ if ui.can_list_cases():
     cases = ui.figure("case_durations")
     st.plotly_chart(charts.cycle_time_histogram(cases), width="stretch")
     with st.expander("Cases, slowest first"):
-        slowest = cases.sort("duration_s", descending=True, nulls_last=True)
+        slowest = cases.sort("cycle_s", descending=True, nulls_last=True)
         ui.table(
             slowest.with_columns(
-                cycle_time=pl.col("duration_s").map_elements(
+                cycle_time=pl.col("cycle_s").map_elements(
                     charts.humanize_seconds, return_dtype=pl.String
                 )
             ),

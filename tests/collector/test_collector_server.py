@@ -181,7 +181,7 @@ def test_figure_as_json_has_iso_times(loaded) -> None:
     assert response.status_code == 200
     first = response.json()[0]
     assert first["case_id"] == "case_a"
-    assert first["start_ts"] == "2026-03-02T09:00:00"
+    assert first["start_ts"] == "2026-03-02T09:05:00"  # its first step started then
 
 
 def test_figure_filters_apply(loaded) -> None:

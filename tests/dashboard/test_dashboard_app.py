@@ -286,7 +286,7 @@ def test_case_explorer_shows_one_case_timeline(app: AppTest, clinic_db: Path) ->
     visit(app, "case_explorer")
     assert app.info[0].value.startswith("Pick a case")
     cases = compute(clinic_db, "case_durations")
-    escalated = cases.filter(pl.col("escalated")).sort("duration_s", descending=True)
+    escalated = cases.filter(pl.col("escalated")).sort("cycle_s", descending=True)
     case_id = escalated["case_id"][0]
     app.selectbox(key="case_explorer_case").set_value(case_id).run()
     assert not app.exception and not app.error

@@ -139,7 +139,7 @@ def test_cycle_time_histogram_picks_a_readable_unit_and_splits_escalations() -> 
     cases = pl.DataFrame(
         {
             "case_id": ["a", "b", "c"],
-            "duration_s": [7200.0, 10800.0, 86400.0],
+            "cycle_s": [7200.0, 10800.0, 86400.0],
             "escalated": [False, False, True],
         }
     )
