@@ -37,6 +37,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from collector import audit
 from collector.exporters import ExportFormat, export_query
 from collector.transfer_errors import ExportFailed, ImportFailed
+from mining import live
 from mining.errors import ReadFailed
 from mining.readers import ImportOptions, OcelTables, detect_format, read_log
 from mining.readers._model import OnBytes, workflow_from_name
@@ -264,7 +265,11 @@ def _load(
         for table, columns in _OCEL_DDL.items():
             con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
         con.execute(_IMPORTS_DDL)
+        # Checked before the insert: were the live tables exact for the events stored so far?
+        was_exact = not live.ensure(con) and live.in_sync(con)
         inserted = _insert_events(con, events, prefix) if events.num_rows else 0
+        if inserted:
+            _refresh_live(con, events, rebuild=not was_exact)
         if ocel is not None:
             _load_ocel(con, ocel, record[0])
         now = datetime.now(UTC).replace(tzinfo=None)
@@ -276,6 +281,20 @@ def _load(
             raise ImportFailed(f"could not store the events: {exc}") from exc
         raise
     return inserted
+
+
+def _refresh_live(con: duckdb.DuckDBPyConnection, events: pa.Table, *, rebuild: bool) -> None:
+    """Bring the live aggregates up to date in the import's transaction.
+
+    The imported cases are recomputed; tables that were new, of an older layout or already
+    out of step with ``events`` are rebuilt, so a collector opening the file next finds them
+    exact instead of paying a rebuild in its first write.
+    """
+    if rebuild:
+        live.recompute_all(con)
+        return
+    lo, _ = _time_range(events)
+    live.refresh(con, events.column("case_id"), lo)
 
 
 def _insert_events(con: duckdb.DuckDBPyConnection, events: pa.Table, prefix: str) -> int:

@@ -129,7 +129,8 @@ def _edges_sql(src: str, mixed: str) -> str:
                    LEAD(payer) OVER w AS payer, LEAD(site) OVER w AS site,
                    LEAD(case_id) OVER w IS NOT DISTINCT FROM case_id AS same_case
             FROM paired WHERE lifecycle IN ('completed', 'failed')
-            WINDOW w AS (ORDER BY case_id, ts, seq)
+            -- pm4py's and the engine's DFG order: by start, then completion, then seq.
+            WINDOW w AS (ORDER BY case_id, start_ts, ts, seq)
         )
         SELECT e.case_id, date_trunc('hour', t_ts) AS hour, {_DIM_COLS}, source, target,
                count(*) AS n, count(e.wait_us) AS wait_n, sum(e.wait_us) AS wait_us,
@@ -198,8 +199,8 @@ def _compute_sql(src: str) -> dict[str, str]:
     }
 
 
-#: Bumped whenever a table's columns change: :func:`ensure` then rebuilds them.
-VERSION = 2
+#: Bumped whenever a table's columns or meaning change: :func:`ensure` then rebuilds them.
+VERSION = 3
 
 
 def ensure(con: duckdb.DuckDBPyConnection) -> bool:
