@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from collector import imports_api
 from collector.api import ARROW_STREAM, QueryApi
 from collector.auth import caller
 from collector.config import CollectorSettings, Role
@@ -78,6 +79,7 @@ def create_app(store: Store, settings: CollectorSettings) -> Starlette:
         Route("/api/v1/figures/{name}", api.figure, methods=["GET"]),
         Route("/api/v1/events", api.events, methods=["GET"]),
         Route("/api/v1/audit/reads", api.audit_reads, methods=["GET"]),
+        Route(imports_api.PATH, imports_api.ImportsRoute(store, settings).handle, methods=["POST"]),
     ]
     if alerts is not None:
         routes += alerts.routes(lambda headers, write: _authorize(settings, headers, write))

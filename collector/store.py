@@ -26,7 +26,7 @@ import datetime
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -37,6 +37,10 @@ from collector._endpoint import connect
 from collector.errors import StoreNotFound
 from mining import live
 from mining.schema import events_ddl
+
+if TYPE_CHECKING:
+    from collector.transfer import ImportReport
+    from mining.readers import ImportOptions
 
 _SPANS_DDL = """
 CREATE TABLE IF NOT EXISTS spans (
@@ -220,12 +224,29 @@ class Store:
             self._after_prune(cutoff)
             return report
 
+    def import_log(
+        self, path: Path, options: ImportOptions, *, progress: bool | None = False
+    ) -> ImportReport:
+        """Import an event-log file through this store, between two group commits.
+
+        The collector's ``POST /api/v1/imports`` calls this, so a file a running collector
+        holds can still take imports. Under the write lock: the import is its own transaction
+        (events, audit chain, live aggregates), and the store then reloads what it caches.
+        """
+        from collector.transfer import import_file
+
+        with self._lock:
+            report = import_file(self._con, path, options, progress=progress)
+            self._next_event_seq = _scalar(self._con, "SELECT coalesce(max(seq), 0) FROM events")
+            self._audit_head = audit.Head.load(self._con)
+            self._live_events = _scalar(self._con, "SELECT count(*) FROM events")
+            return report
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new connection to the same database for reading; the caller closes it.
 
-        Imports write events through a cursor (and chain them); the store's cached audit
-        head is then stale, so an import is followed by :meth:`close` (as the CLI does)
-        before this store writes again.
+        Writing through a cursor leaves the store's cached audit head stale: imports go
+        through :meth:`import_log` instead.
         """
         return self._con.cursor()
 

@@ -1,9 +1,11 @@
 """``baton import`` and ``baton export``: event-log files in and out of a DuckDB file.
 
 The root CLI registers :func:`import_command` and :func:`export_command`. Both open the file
-the way the collector does (:meth:`Store.open` to write, :func:`open_readonly` to read), so a
-file a running collector holds is reported as such (:class:`DatabaseLocked`), and every
-failure is a :class:`~baton.errors.BatonError` with a one-line message for the root CLI.
+the way the collector does (:meth:`Store.open` to write, :func:`open_readonly` to read). An
+import into a file a running collector holds goes through that collector
+(``POST /api/v1/imports``, found from the URL it leaves beside the file, or ``--collector``);
+an export of such a file is reported as such (:class:`DatabaseLocked`). Every failure is a
+:class:`~baton.errors.BatonError` with a one-line message for the root CLI.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from pathlib import Path
 import typer
 
 from collector.config import load_settings
+from collector.errors import DatabaseLocked
 from collector.exporters import ExportFormat
+from collector.imports_api import send_import
 from collector.store import Store, open_readonly
-from collector.transfer import export_events, import_file
+from collector.transfer import export_events
 from mining.readers import ColumnMapping, ImportOptions
 
 _DB_HELP = "DuckDB file (default: the collector's, BATON_COLLECTOR_DB)."
@@ -67,6 +71,15 @@ def import_command(
         help="Progress bar on stderr (default: for large files, on a terminal).",
         show_default=False,
     ),
+    collector: str | None = typer.Option(
+        None,
+        "--collector",
+        help="Import through this running collector (POST /api/v1/imports) instead of --db. "
+        "Used by itself when the --db file is held by a running collector.",
+    ),
+    token: str | None = typer.Option(
+        None, "--token", envvar="BATON_TOKEN", help="Admin token for --collector."
+    ),
 ) -> None:
     """Import an event log into the events table; nothing is imported if the file is bad."""
     options = ImportOptions(
@@ -83,16 +96,22 @@ def import_command(
         timestamp_format=timestamp_format,
         object_type=object_type,
     )
-    store = Store.open(load_settings(db=db).db)
-    try:
-        con = store.cursor()
+    if collector is not None:
+        lines = send_import(collector, file, options, token)
+    else:
         try:
-            report = import_file(con, file, options, progress=progress)
-        finally:
-            con.close()
-    finally:
-        store.close()
-    for line in report.lines():
+            store = Store.open(load_settings(db=db).db)
+        except DatabaseLocked as exc:
+            if exc.url is None:
+                raise
+            # The file's collector is running: import through it, as one transaction there.
+            lines = send_import(exc.url, file, options, token)
+        else:
+            try:
+                lines = store.import_log(file, options, progress=progress).lines()
+            finally:
+                store.close()
+    for line in lines:
         typer.echo(line)
 
 
