@@ -8,19 +8,16 @@ over a copied file.
 from __future__ import annotations
 
 import dataclasses
-import urllib.parse
 from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
 import duckdb
 import polars as pl
-import pyarrow.ipc
-import requests
 
 import mining
 from alerts.errors import AlertsError
-from baton.errors import UnreachableError
+from mining.remote import fetch_figure
 
 #: Seconds to wait for a collector's figure.
 REQUEST_TIMEOUT_S = 30.0
@@ -60,28 +57,10 @@ class CollectorSource:
     token: str | None = None
 
     def figure(self, name: str, values: dict[str, str]) -> pl.DataFrame:
-        endpoint = f"{self.url.rstrip('/')}/api/v1/figures/{urllib.parse.quote(name, safe='')}"
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
-            response = requests.get(
-                endpoint,
-                params={**values, "format": "arrow"},
-                headers=headers,
-                timeout=REQUEST_TIMEOUT_S,
-            )
-        except requests.RequestException as exc:
-            raise UnreachableError(
-                f"collector unreachable at {self.url}: {type(exc).__name__}"
-            ) from None
-        if response.status_code != 200:
-            try:
-                message = response.json().get("error", response.text)
-            except ValueError:
-                message = response.text[:200]
-            raise AlertsError(f"collector refused figure {name!r}: {message}")
-        frame = pl.from_arrow(pyarrow.ipc.open_stream(response.content).read_all())
-        assert isinstance(frame, pl.DataFrame)
-        return frame
+            return fetch_figure(self.url, name, values, self.token, REQUEST_TIMEOUT_S)
+        except mining.MiningError as exc:
+            raise AlertsError(f"collector refused figure {name!r}: {exc}") from None
 
 
 def as_param(moment: datetime) -> str:

@@ -35,7 +35,7 @@ import polars as pl
 import typer
 from typer.core import TyperGroup
 
-from baton.errors import BatonError, UnreachableError
+from baton.errors import BatonError
 from baton.settings import load
 from mining.cli_discover import discover_command
 from mining.filters import ATTRIBUTE_PREFIX
@@ -115,45 +115,16 @@ def compute_from_file(db: Path, name: str, values: Mapping[str, str]) -> pl.Data
 def compute_from_collector(
     url: str, name: str, values: Mapping[str, str], token: str | None
 ) -> pl.DataFrame:
-    """Figure ``name`` from a collector's query API, as an Arrow IPC stream."""
-    import urllib.parse
+    """Figure ``name`` from a collector's query API (see :func:`mining.remote.fetch_figure`)."""
+    from mining.errors import InvalidFilter, MiningError, UnknownFigure
+    from mining.remote import fetch_figure
 
-    import pyarrow as pa
-    import pyarrow.ipc
-    import requests
-
-    from mining.errors import InvalidFilter, UnknownFigure
-
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    endpoint = f"{url.rstrip('/')}/api/v1/figures/{urllib.parse.quote(name, safe='')}"
     try:
-        response = requests.get(
-            endpoint,
-            params={**values, "format": "arrow"},
-            headers=headers,
-            timeout=REQUEST_TIMEOUT_S,
-        )
-    except requests.RequestException as exc:
-        raise UnreachableError(f"collector unreachable at {url}: {type(exc).__name__}") from None
-    if response.status_code != 200:
-        try:
-            message = str(response.json()["error"])
-        except (ValueError, KeyError, TypeError):
-            message = f"HTTP {response.status_code}"
-        if response.status_code == 404:
-            raise UnknownFigure(message)
-        if response.status_code == 400:
-            raise InvalidFilter(message)
-        raise SourceError(f"collector at {url} refused figure {name!r}: {message}")
-    try:
-        table = pyarrow.ipc.open_stream(response.content).read_all()
-    except (pa.ArrowInvalid, OSError):
-        raise SourceError(
-            f"{url} answered with something that is not an Arrow stream; is it a collector?"
-        ) from None
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+        return fetch_figure(url, name, values, token, REQUEST_TIMEOUT_S)
+    except (UnknownFigure, InvalidFilter):
+        raise
+    except MiningError as exc:
+        raise SourceError(str(exc)) from None
 
 
 def _json_value(value: Any) -> Any:

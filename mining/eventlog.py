@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from mining import _encoded
 from mining._sql import query_frame
-from mining.errors import InvalidFilter, MiningError
+from mining.errors import MiningError
 from mining.filters import KEPT_CASES, Filters
 from mining.sources import Local, Remote, open_source
 from mining.views import with_views
@@ -377,38 +377,11 @@ def _variant_mask(enc: _encoded.Encoded, variant: str) -> np.ndarray:
 def _remote_figure(
     source: Remote, name: str, filters: Filters, params: dict[str, Any]
 ) -> pl.DataFrame:
-    import requests
+    from mining.remote import fetch_figure
 
     query = {**filters.as_mapping(), **{k: _param_text(v) for k, v in params.items()}}
-    headers = {"Authorization": f"Bearer {source.token}"} if source.token else {}
-    try:
-        response = requests.get(
-            f"{source.url}/api/v1/figures/{name}",
-            params={**query, "format": "arrow"},
-            headers=headers,
-            timeout=source.timeout_s,
-        )
-    except requests.RequestException as exc:
-        raise MiningError(f"collector at {source.url} is unreachable: {exc}") from None
-    if response.status_code != 200:
-        detail = _error_text(response)
-        kind = InvalidFilter if response.status_code == 400 else MiningError
-        raise kind(f"collector at {source.url}: {response.status_code} {detail}")
-    import pyarrow.ipc as ipc
-
-    table = ipc.open_stream(response.content).read_all()
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+    return fetch_figure(source.url, name, query, source.token, source.timeout_s)
 
 
 def _param_text(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
-def _error_text(response: Any) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
-    return str(body.get("message") or body.get("error") or body)[:200]

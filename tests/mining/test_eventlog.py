@@ -10,6 +10,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
+from baton.errors import BatonError
 from collector.transfer import export_events, import_file
 from mining import EventLog, InvalidFilter, MiningError
 from mining.filters import Filters
@@ -187,7 +188,7 @@ def test_bad_sources_say_what_is_wrong(tmp_path: Path, source: object, message: 
         (tmp_path / source).write_text("hello")
     if isinstance(source, str) and not source.startswith("http"):
         source = tmp_path / source
-    with pytest.raises(MiningError, match=message):
+    with pytest.raises(BatonError, match=message):  # MiningError, or UnreachableError
         EventLog.open(source).dfg()
 
 
