@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import requests
 
 from ..conftest import Collector, baton_cmd, child_env, free_port, wait_for
 
@@ -124,13 +125,25 @@ def test_sigkilled_simulation_resumes_to_the_same_result(tmp_path: Path):
         assert report[key] == expected_report[key]
 
 
+def _stored_events(url: str) -> int:
+    try:
+        return int(requests.get(f"{url}/api/v1/stats", timeout=5).json()["events"])
+    except requests.RequestException:
+        return 0
+
+
 def test_events_survive_a_collector_outage(tmp_path: Path):
     port = free_port()
     db = tmp_path / "baton.duckdb"
     collector = start_collector(db, tmp_path, port)
     state = tmp_path / "state.sqlite"
     proc = simulate(collector.url, state, tmp_path)
-    time.sleep(2.5)
+    # Kill the collector mid-run: once it holds some events, however long the start took.
+    deadline = time.monotonic() + 180
+    while _stored_events(collector.url) == 0:
+        assert proc.poll() is None, "the simulation ended before the collector got anything"
+        assert time.monotonic() < deadline, "the collector got no events in 180 s"
+        time.sleep(0.1)
     collector.proc.send_signal(signal.SIGKILL)
     collector.proc.wait()
     time.sleep(4)
