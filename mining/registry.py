@@ -37,6 +37,8 @@ FIGURES: dict[str, Figure] = {
     "overview": figures.overview,
     "queue_aging": figures.queue_aging,
     "queue_summary": figures.queue_summary,
+    "open_items": figures.open_items,
+    "dimension_values": figures.dimension_values,
     "retry_counts": figures.retry_counts,
     "retry_hotspots": figures.retry_hotspots,
     "bot_stats": figures_ops.bot_stats,
@@ -71,6 +73,7 @@ FIGURES: dict[str, Figure] = {
 FIGURE_PARAMS: dict[str, frozenset[str]] = {
     "queue_aging": frozenset({"at"}),
     "queue_summary": frozenset({"at"}),
+    "open_items": frozenset({"at", "cases"}),
     "queue_summary_live": frozenset({"at"}),
     "bot_stats": frozenset({"at", "offline_after"}),
     "case_timeline": frozenset({"case_id"}),
