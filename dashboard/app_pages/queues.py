@@ -53,3 +53,30 @@ if ui.available("queue_wait"):
         ),
         "queue-wait",
     )
+
+if ui.available("open_items"):
+    # Viewers may not see case ids: ask for the items without them.
+    items = ui.figure("open_items", **at, **({} if ui.can_list_cases() else {"cases": "false"}))
+    items = items.with_columns(
+        pl.col("age_s").map_elements(charts.humanize_seconds, return_dtype=pl.String).alias("age"),
+        pl.col("due_in_s")
+        .map_elements(
+            lambda s: (
+                f"{charts.humanize_seconds(-s)} overdue"
+                if s < 0
+                else f"in {charts.humanize_seconds(s)}"
+            ),
+            return_dtype=pl.String,
+        )
+        .alias("due"),
+    )
+    oldest, near_due = st.columns(2)
+    with oldest:
+        st.subheader("Oldest open items")
+        ui.table(items.head(20), "oldest-open-items")
+    with near_due:
+        st.subheader("Near or past due")
+        ui.table(
+            items.filter(pl.col("due_in_s").is_not_null()).sort("due_in_s").head(20),
+            "near-due-items",
+        )

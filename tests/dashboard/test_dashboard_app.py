@@ -231,7 +231,9 @@ def test_queues_show_open_items(app: AppTest, clinic_db: Path) -> None:
     waits = compute(clinic_db, "queue_wait")
     assert app.dataframe[1].value["items"].tolist() == waits["items"].to_list()
     assert len(app.get("plotly_chart")) == 3
-    assert len(app.download_button) == 2
+    oldest = compute(clinic_db, "open_items")
+    assert app.dataframe[2].value["case_id"].tolist() == oldest["case_id"].head(20).to_list()
+    assert len(app.download_button) == 4  # summary, waits, oldest items, near or past due
 
 
 def test_retries_show_hotspots_and_time_lost(app: AppTest, clinic_db: Path) -> None:
