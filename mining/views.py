@@ -57,7 +57,7 @@ def with_views(
 
     ``ev`` is inlined wherever it is read (``NOT MATERIALIZED``): a scan of the events
     table reads only the columns each use needs, where a materialized ``ev`` would copy
-    every column, the attributes map too (bot_stats at 1M events: ~14 s -> ~11 s).
+    every column, the attributes map too (less memory; faster only on a loaded machine).
     """
     ev_sql, params = events_cte(filters)
     parts = [f"ev AS NOT MATERIALIZED ({ev_sql})"]
