@@ -56,7 +56,7 @@ def dfg(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pl.Da
 
 
 def case_durations(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pl.DataFrame:
-    """Per case: pm4py's duration (first start to last completion) and Baton's cycle time.
+    """Per case: pm4py's duration (first to last completion), its span and Baton's cycle time.
 
     ``cycle_s`` runs from the case's first event (its arrival on the first queue) to its last,
     so it includes the wait before the first step, which ``duration_s`` does not.
