@@ -50,20 +50,19 @@ _INSTANCE_SQL = "SELECT case_id, activity, start_ts, ts, seq FROM inst"
 class EventLog:
     """An event log and the figures over it; cheap to create, immutable, filterable.
 
-        Example:
-            >>> import polars as pl
-            >>> from datetime import datetime
-    from pathlib import Path
-            >>> log = EventLog.open(pl.DataFrame({
-            ...     "case:concept:name": ["c1", "c1", "c2", "c2"],
-            ...     "concept:name": ["check", "approve", "check", "reject"],
-            ...     "time:timestamp": [datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 10),
-            ...                        datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 11)],
-            ... }))
-            >>> log.dfg().rows()
-            [('check', 'approve', 1, 3600.0), ('check', 'reject', 1, 7200.0)]
-            >>> log.filter(end_activity="reject").case_durations()["duration_s"].to_list()
-            [7200.0]
+    Example:
+        >>> import polars as pl
+        >>> from datetime import datetime
+        >>> log = EventLog.open(pl.DataFrame({
+        ...     "case:concept:name": ["c1", "c1", "c2", "c2"],
+        ...     "concept:name": ["check", "approve", "check", "reject"],
+        ...     "time:timestamp": [datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 10),
+        ...                        datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 11)],
+        ... }))
+        >>> log.dfg().rows()
+        [('check', 'approve', 1, 3600.0), ('check', 'reject', 1, 7200.0)]
+        >>> log.filter(end_activity="reject").case_durations()["duration_s"].to_list()
+        [7200.0]
     """
 
     def __init__(self, source: Local | Remote, filters: Filters | None = None) -> None:
