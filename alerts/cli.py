@@ -29,9 +29,9 @@ from alerts.errors import AlertsError
 from alerts.evaluator import Evaluator, TickResult
 from alerts.notifiers import Dispatcher
 from alerts.rulefile import load_rules
-from alerts.rules import parse_duration
 from alerts.sources import CollectorSource, DuckDBSource, FigureSource
 from alerts.state import AlertStore, DuckDBAlertStore, MemoryAlertStore
+from baton.durations import parse_duration
 from baton.settings import load
 
 app = typer.Typer(name="alerts", help="Alert rules: check them now, or backtest them.")

@@ -24,9 +24,9 @@ from alerts.rules import (
     Rule,
     RuleKind,
     RuleSet,
-    parse_duration,
     template_fields,
 )
+from baton.durations import parse_duration
 
 _RULE_KEYS = frozenset(
     {

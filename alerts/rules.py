@@ -22,7 +22,6 @@ reference is ``docs/alerts.md``; :mod:`alerts.rulefile` reads and checks files.
 from __future__ import annotations
 
 import dataclasses
-import re
 from enum import StrEnum
 from typing import Any
 
@@ -55,22 +54,6 @@ SEVERITIES = ("info", "warning", "critical", "page")
 FORBIDDEN_LABELS = frozenset(
     {"case_id", "case", "patient", "patient_id", "member_id", "mrn", "name", "item_id"}
 )
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-
-
-def parse_duration(value: object) -> float:
-    """Seconds in ``90``, ``"90s"``, ``"15m"``, ``"4h"``, ``"2d"``; ``ValueError`` otherwise.
-
-    Example:
-        >>> parse_duration("4h"), parse_duration(90), parse_duration("1.5m")
-        (14400.0, 90.0, 90.0)
-    """
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    if isinstance(value, str) and (match := _DURATION.match(value)):
-        return float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    raise ValueError(f"{value!r} is not a duration (use e.g. 90, '90s', '15m', '4h', '2d')")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,20 +8,17 @@ parameters arrive as strings over HTTP, so each one is parsed here with a clear 
 from __future__ import annotations
 
 import itertools
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
 import polars as pl
 
+from baton.durations import parse_duration as baton_duration
 from mining.errors import InvalidFilter
 from mining.figures_queue import as_of, item_ctes, period_part, run
 from mining.filters import Filters
 from mining.views import with_views
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNIT_S = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
 def parse_duration(name: str, raw: str | float | timedelta) -> timedelta:
@@ -35,10 +32,10 @@ def parse_duration(name: str, raw: str | float | timedelta) -> timedelta:
         return raw
     if isinstance(raw, int | float):
         return timedelta(seconds=float(raw))
-    match = _DURATION.match(str(raw))
-    if not match:
-        raise InvalidFilter(f"{name}: {raw!r} is not a duration like 90s, 5m, 2h or 1d")
-    return timedelta(seconds=float(match.group(1)) * _UNIT_S[match.group(2)])
+    try:
+        return timedelta(seconds=baton_duration(str(raw)))
+    except ValueError as exc:
+        raise InvalidFilter(f"{name}: {exc}") from None
 
 
 def parse_count(name: str, raw: str | int) -> int:

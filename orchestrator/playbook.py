@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from orchestrator.durations import parse_duration
+from baton.durations import parse_duration
 from orchestrator.errors import PlaybookError
 
 #: Routing target that ends the case.

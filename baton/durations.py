@@ -1,11 +1,12 @@
-"""Durations as playbooks write them: ``90``, ``"90s"``, ``"10m"``, ``"4h"``, ``"2d"``."""
+"""Durations as playbooks, alert rules and figure parameters write them: ``90``, ``"90s"``,
+``"10m"``, ``"4h"``, ``"2d"``, ``"1w"``. One parser, so a duration means the same everywhere."""
 
 from __future__ import annotations
 
 import re
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 
 
 def parse_duration(value: object) -> float:
