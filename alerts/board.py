@@ -20,6 +20,7 @@ import requests
 from alerts.errors import AlertsError
 from alerts.rules import RuleSet
 from alerts.service import snapshot
+from alerts.sources import open_file
 from alerts.state import DuckDBAlertStore, silence_for
 from baton.errors import UnreachableError
 
@@ -104,16 +105,7 @@ class Board:
 
 
 def _open(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    if not path.is_file():
-        raise AlertsError(f"no DuckDB file at {path}")
-    try:
-        return duckdb.connect(str(path), read_only=read_only)
-    except duckdb.Error as exc:
-        if "lock" in str(exc).lower():
-            raise AlertsError(
-                f"{path} is held by a running collector; read it through the collector instead"
-            ) from None
-        raise AlertsError(f"cannot open {path}: {exc}") from None
+    return open_file(path, read_only=read_only, when_held="read it through the collector instead")
 
 
 def _now(con: duckdb.DuckDBPyConnection) -> datetime:

@@ -29,7 +29,7 @@ from alerts.errors import AlertsError
 from alerts.evaluator import Evaluator, TickResult
 from alerts.notifiers import Dispatcher
 from alerts.rulefile import load_rules
-from alerts.sources import CollectorSource, DuckDBSource, FigureSource
+from alerts.sources import CollectorSource, DuckDBSource, FigureSource, open_file
 from alerts.state import AlertStore, DuckDBAlertStore, MemoryAlertStore
 from baton.durations import parse_duration
 from baton.settings import load
@@ -57,18 +57,7 @@ def _group() -> None:
 
 def open_db(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     """Open a Baton DuckDB file, saying clearly when a running collector holds it."""
-    if not path.is_file():
-        raise AlertsError(f"no DuckDB file at {path}")
-    try:
-        con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise AlertsError(
-                f"{path} is held by a running collector; use --collector URL instead"
-            ) from None
-        raise AlertsError(f"cannot open {path}: {exc}") from None
-    except duckdb.Error as exc:
-        raise AlertsError(f"{path} is not a DuckDB file: {exc}") from None
+    con = open_file(path, read_only=read_only, when_held="use --collector URL instead")
     found = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'"
     ).fetchall()

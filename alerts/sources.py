@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 import duckdb
@@ -18,6 +19,7 @@ import polars as pl
 import mining
 from alerts.errors import AlertsError
 from mining.remote import fetch_figure
+from mining.sources import open_duckdb
 
 #: Seconds to wait for a collector's figure.
 REQUEST_TIMEOUT_S = 30.0
@@ -61,6 +63,18 @@ class CollectorSource:
             return fetch_figure(self.url, name, values, self.token, REQUEST_TIMEOUT_S)
         except mining.MiningError as exc:
             raise AlertsError(f"collector refused figure {name!r}: {exc}") from None
+
+
+def open_file(path: Path, *, read_only: bool, when_held: str) -> duckdb.DuckDBPyConnection:
+    """A Baton DuckDB file; a file a running collector holds says so, and ``when_held``."""
+    if not path.is_file():
+        raise AlertsError(f"no DuckDB file at {path}")
+    try:
+        return open_duckdb(
+            path, read_only=read_only, when_held=f"is held by a running collector; {when_held}"
+        )
+    except mining.MiningError as exc:
+        raise AlertsError(str(exc)) from None
 
 
 def as_param(moment: datetime) -> str:

@@ -14,8 +14,8 @@ from typing import Annotated
 import duckdb
 import typer
 
-from mining.errors import MiningError
 from mining.filters import Filters
+from mining.sources import open_duckdb
 
 
 def open_log(path: Path) -> duckdb.DuckDBPyConnection:
@@ -25,15 +25,11 @@ def open_log(path: Path) -> duckdb.DuckDBPyConnection:
         literal = str(path).replace("'", "''")
         con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{literal}')")
         return con
-    try:
-        return duckdb.connect(str(path), read_only=True)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise MiningError(
-                f"{path} is open in another process (a running collector?); "
-                "copy the file or stop that process"
-            ) from None
-        raise MiningError(f"cannot open {path}: {exc}") from None
+    return open_duckdb(
+        path,
+        when_held="is open in another process (a running collector?); "
+        "copy the file or stop that process",
+    )
 
 
 def discover_command(

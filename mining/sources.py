@@ -111,18 +111,30 @@ def _open_path(path: Path, read_options: dict[str, Any]) -> Local:
     return Local(path.name, _con=_memory_events(events))
 
 
-def _open_duckdb(path: Path) -> duckdb.DuckDBPyConnection:
+def open_duckdb(
+    path: Path,
+    *,
+    read_only: bool = True,
+    when_held: str = "is held by a running collector; open its URL instead, e.g. "
+    "EventLog.open('http://127.0.0.1:4318')",
+) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file; :class:`MiningError` says ``{path} {when_held}`` if a process holds it.
+
+    DuckDB lets one process hold a file read-write and then no other may open it at all, so
+    every reader of Baton's files needs this message; callers word the way out for their user.
+    """
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        return duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
-            raise MiningError(
-                f"{path} is held by a running collector; open its URL instead, e.g. "
-                "EventLog.open('http://127.0.0.1:4318')"
-            ) from None
+            raise MiningError(f"{path} {when_held}") from None
         raise MiningError(f"{path}: cannot open: {exc}") from None
     except duckdb.Error as exc:
         raise MiningError(f"{path}: not a DuckDB database: {exc}") from None
+
+
+def _open_duckdb(path: Path) -> duckdb.DuckDBPyConnection:
+    con = open_duckdb(path)
     _require_events(con, str(path))
     return con
 
