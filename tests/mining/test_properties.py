@@ -17,19 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mining import EventLog
+from mining.eventlog import ENGINE_FIGURES
 from mining.schema import events_ddl
 
 BASE = datetime(2026, 3, 2, 8)
-FIGURES = (
-    "dfg",
-    "performance_dfg",
-    "variants",
-    "case_durations",
-    "start_activities",
-    "end_activities",
-    "service_times",
-    "waiting_times",
-)
+FIGURES = ENGINE_FIGURES
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # A step: activity, minutes waited since the case's previous completion, minutes of service.
