@@ -14,20 +14,6 @@ from collections.abc import Iterator
 from types import ModuleType
 
 
-def load_pm4py() -> ModuleType:
-    """The ``pm4py`` module, imported without its banner reaching stdout."""
-    sink = io.StringIO()
-    with (
-        contextlib.redirect_stdout(sink),
-        contextlib.redirect_stderr(sink),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore")
-        import pm4py
-
-    return pm4py
-
-
 @contextlib.contextmanager
 def quiet() -> Iterator[io.StringIO]:
     """Run pm4py calls with their progress bars and warnings kept off stdout and stderr."""
@@ -39,3 +25,11 @@ def quiet() -> Iterator[io.StringIO]:
     ):
         warnings.simplefilter("ignore")
         yield sink
+
+
+def load_pm4py() -> ModuleType:
+    """The ``pm4py`` module, imported without its banner reaching stdout."""
+    with quiet():
+        import pm4py
+
+    return pm4py
