@@ -331,8 +331,8 @@ class EventLog:
         return query_frame(self._source.con, sql, params)
 
     def _kept_case_ids(self) -> pl.Series:
-        enc = _encoded.encode(self._event_filtered_instances())
-        return enc.case_ids.filter(pl.Series(_case_mask(enc, self._filters)))
+        # The encoded instances already hold only the kept cases: encode once, not again.
+        return self._encoded.case_ids
 
     def register_kept_cases(self, con: duckdb.DuckDBPyConnection) -> None:
         """Register the ids of the cases the case filters keep, for SQL figures to read."""

@@ -19,6 +19,7 @@ from mining.conformance import (
     deviations_figure,
 )
 from mining.errors import InvalidFilter, UnknownFigure
+from mining.eventlog import ENGINE_FIGURES
 from mining.filters import Filters
 
 Figure = Callable[..., pl.DataFrame]
@@ -130,7 +131,8 @@ def run_figure(
     if unknown:
         raise InvalidFilter(f"figure {name!r} takes no parameter {', '.join(sorted(unknown))}")
     try:
-        if filters.case_level:
+        if filters.case_level and name not in ENGINE_FIGURES:
+            # Engine figures apply case filters on the instances they encode anyway.
             from mining.eventlog import EventLog
 
             EventLog.from_connection(con, filters).register_kept_cases(con)
