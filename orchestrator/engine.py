@@ -189,7 +189,7 @@ class Engine:
             ts_ns=to_ns(now), event_id=eid, lifecycle="tick", attributes={},
             event_name=EventName.CLOCK,
         )  # fmt: skip
-        self.store.append_event(eid, record)
+        self.store.append_event(eid, record, to_us(now))
 
     # -- telemetry helpers -----------------------------------------------------------------
     def _attrs(self, item: Item, **extra: Any) -> dict[str, Any]:
@@ -224,7 +224,7 @@ class Engine:
             trace_id=item.case.trace_id,
             span_id=ctx.span_id if ctx is not None and ctx.is_valid else 0,
         )
-        self.store.append_event(eid, record)
+        self.store.append_event(eid, record, now_ns // 1000)
         self.stats.events += 1
 
     def _span(self, item: Item, op: SpanOp, links: list[trace.SpanContext]) -> Span:

@@ -113,7 +113,7 @@ class Writes:
     """What one batch changes, applied in one transaction."""
 
     items: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    events: list[tuple[str, bytes]] = dataclasses.field(default_factory=list)
+    events: list[tuple[str, bytes, int]] = dataclasses.field(default_factory=list)
     closed: list[tuple[str, str, int]] = dataclasses.field(default_factory=list)
 
     def apply(self, store: StateBackend) -> None:
@@ -222,6 +222,7 @@ class Runtime:
                     span_id=span_id,
                     encoded=self._encoded(item, step),
                 ),
+                ts_ns // 1000,
             )
         )
 
@@ -477,7 +478,7 @@ class Runtime:
                 attributes={Attr.RESOURCE: self.worker_id, Attr.BOT_ID: bot or None},
                 event_name=EventName.HEARTBEAT,
             )
-            self.store.append_event(eid, record)
+            self.store.append_event(eid, record, now_us)
         self.store.commit()
 
     def reap(self, offline_after_s: float) -> int:

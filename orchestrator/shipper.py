@@ -21,12 +21,14 @@ import requests
 
 from baton.contract import ORCHESTRATOR_SERVICE, SCOPE_NAME, Attr
 from orchestrator.records import seq_suffix
-from orchestrator.store import connect
+from orchestrator.store import _WriterLock, connect
 from orchestrator.wire import export_logs_request
 
 log = logging.getLogger(__name__)
 
 PROTOBUF = "application/x-protobuf"
+#: The ``meta`` key holding the highest ``seq`` the collector has acknowledged.
+MARK_KEY = "shipped_through_seq"
 
 
 @dataclasses.dataclass
@@ -61,14 +63,26 @@ class Shipper:
         self.stats = ShipperStats()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._writer = _WriterLock(state_path)
         # Everything at or below this seq is shipped. Seqs are assigned inside write
         # transactions, which SQLite runs one at a time, so a row never appears below a seq
         # already seen committed; scanning from the mark by primary key finds all the rest.
-        self._mark = 0
+        self._mark = self._stored_mark()
+
+    def _stored_mark(self) -> int:
+        """The durable mark; a store written before it existed has per-row flags instead."""
+        row = self._con.execute("SELECT value FROM meta WHERE key = ?", (MARK_KEY,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        row = self._con.execute(
+            "SELECT coalesce(min(seq) - 1, (SELECT coalesce(max(seq), 0) FROM outbox))"
+            " FROM outbox WHERE shipped = 0"
+        ).fetchone()
+        return int(row[0])
 
     def pending(self) -> int:
         row = self._con.execute(
-            "SELECT count(*) FROM outbox WHERE seq > ? AND shipped=0", (self._mark,)
+            "SELECT count(*) FROM outbox WHERE seq > ?", (self._mark,)
         ).fetchone()
         return int(row[0])
 
@@ -83,7 +97,7 @@ class Shipper:
     def ship_once(self) -> tuple[int, float | None]:
         """Send one batch. Returns (records shipped, seconds to wait before retrying or None)."""
         rows = self._con.execute(
-            "SELECT seq, record FROM outbox WHERE seq > ? AND shipped=0 ORDER BY seq LIMIT ?",
+            "SELECT seq, record FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
             (self._mark, self._batch_size),
         ).fetchall()
         if not rows:
@@ -102,13 +116,25 @@ class Shipper:
             self.stats.failures += 1
             log.debug("collector answered %s to %d events", response.status_code, len(rows))
             return 0, _retry_after(response) or 1.0
-        first, last = rows[0][0], rows[-1][0]
-        self._con.execute(
-            "UPDATE outbox SET shipped=1 WHERE seq BETWEEN ? AND ? AND shipped=0", (first, last)
-        )
+        last = int(rows[-1][0])
+        self._save_mark(last)
         self._mark = last
         self.stats.shipped += len(rows)
         return len(rows), None
+
+    def _save_mark(self, seq: int) -> None:
+        """One small row, not a flag on every record shipped: flagging 2,000 rows rewrote
+        their pages, and the workers waited on that write. It queues with the workers'
+        writes on the state store's writer lock rather than in SQLite's busy handler."""
+        self._writer.acquire()
+        try:
+            self._con.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (MARK_KEY, str(seq)),
+            )
+        finally:
+            self._writer.release()
 
     def drain(self, deadline_s: float = 120.0) -> int:
         """Ship until nothing is pending or ``deadline_s`` passes; returns what is left."""
@@ -159,6 +185,7 @@ class Shipper:
         self.stop()
         self._session.close()
         self._con.close()
+        self._writer.close()
 
 
 def _retry_after(response: requests.Response) -> float | None:

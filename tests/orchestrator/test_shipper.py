@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -127,3 +128,31 @@ def test_background_shipping_sends_new_records(tmp_path: Path, receiver: Receive
         time.sleep(0.05)
     shipper.close()
     assert receiver.accepted == ids
+
+
+def test_a_restarted_shipper_resumes_after_the_last_acknowledged_batch(
+    tmp_path: Path, receiver: Receiver
+):
+    ids = fill(tmp_path / "s.sqlite", 5)
+    first = Shipper(tmp_path / "s.sqlite", receiver.url, batch_size=3)
+    assert first.ship_once() == (3, None)
+    first.close()  # as if the process stopped here
+    again = Shipper(tmp_path / "s.sqlite", receiver.url, batch_size=3)
+    assert again.pending() == 2
+    assert again.drain(deadline_s=10) == 0
+    assert receiver.accepted == ids  # each record once, in seq order
+    again.close()
+
+
+def test_a_store_with_per_record_flags_resumes_after_the_flagged_records(
+    tmp_path: Path, receiver: Receiver
+):
+    ids = fill(tmp_path / "s.sqlite", 5)
+    con = sqlite3.connect(tmp_path / "s.sqlite")
+    con.execute("UPDATE outbox SET shipped = 1 WHERE seq <= 2")  # the earlier shipper's marks
+    con.commit()
+    con.close()
+    shipper = Shipper(tmp_path / "s.sqlite", receiver.url)
+    assert shipper.drain(deadline_s=10) == 0
+    assert receiver.accepted == ids[2:]
+    shipper.close()
