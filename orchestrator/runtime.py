@@ -320,8 +320,12 @@ class Runtime:
         """Lease a batch of ready items, run their bots, record the results. Returns the count."""
         ts_ns, now_us = self._now()
         rows = self.store.lease(self.worker_id, self.queues, now_us, self.lease_us, self.batch)
+        # The lease commits on its own, so the started records are built outside the writer
+        # lock, then written in a short transaction of their own before any bot runs. A
+        # crash between the two leaves leased items without a start: their lease expires
+        # and they are recorded abandoned, then retried, as no bot ever ran them.
+        self.store.commit()
         if not rows:
-            self.store.commit()
             return 0
         leased: list[tuple[WorkItem, Playbook, Step]] = []
         writes = Writes()
@@ -330,14 +334,15 @@ class Runtime:
             item = WorkItem.from_row(row)
             playbook = self._playbook(item.workflow)
             step = playbook.step(item.step)
-            # The span id is deterministic, so the started event can name the span before it
-            # exists: only cheap record building happens inside the lease transaction.
+            # The span id is deterministic, so the started event names the span before it
+            # exists.
             name = process_span_name(item.queue)
             span_id = span_id_for(item.case_id, item.item_no, item.attempt, name)
             self._event(writes, item, step, Lifecycle.STARTED, ts_ns, span_id, **bot)
             leased.append((item, playbook, step))
-        self.store.append_events(writes.events)
-        self.store.commit()
+        if writes.events:
+            self.store.append_events(writes.events)
+            self.store.commit()
         writes = Writes()
         for item, playbook, step in leased:
             self._finish(writes, item, playbook, step, ts_ns, self._run_bot(item, step))
