@@ -123,10 +123,10 @@ def _ship(state: Path, endpoint: str, start: object, workers_done: object, out: 
     while True:
         finished = workers_done.is_set()  # type: ignore[attr-defined]
         sent, _ = shipper.ship_once()
-        if not sent:
-            if finished:
-                break
-            time.sleep(0.05)
+        if not sent and finished:
+            break
+        if pause := shipper.pause_after(sent, idle_s=0.05):
+            time.sleep(pause)
     out.put(("shipper", shipper.stats.shipped, time.monotonic(), time.process_time() - cpu0))  # type: ignore[attr-defined]
 
 

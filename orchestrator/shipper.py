@@ -52,6 +52,7 @@ class Shipper:
         timeout_s: float = 10.0,
         service_name: str = ORCHESTRATOR_SERVICE,
         max_backoff_s: float = 30.0,
+        linger_s: float = 0.1,
     ) -> None:
         self.url = endpoint.rstrip("/") + "/v1/logs"
         self._con = connect(state_path)
@@ -59,6 +60,8 @@ class Shipper:
         self._timeout_s = timeout_s
         self._service_name = service_name
         self._max_backoff_s = max_backoff_s
+        #: Wait after a partial batch: what events gain in delay, requests save in CPU.
+        self.linger_s = linger_s
         self._session = requests.Session()
         self.stats = ShipperStats()
         self._stop = threading.Event()
@@ -153,6 +156,18 @@ class Shipper:
         return self.pending()
 
     # -- background mode --------------------------------------------------------------------
+    def pause_after(self, sent: int, idle_s: float = 0.25) -> float:
+        """How long to wait after a batch of ``sent`` records before shipping again.
+
+        A full batch says more is waiting: go on at once. A partial one lingers
+        :attr:`linger_s`, so a busy orchestrator's records travel hundreds to a request:
+        shipping each few records as they came cost a request apiece, three times the
+        shipper's CPU per record.
+        """
+        if sent >= self._batch_size:
+            return 0.0
+        return self.linger_s if sent else idle_s
+
     def start(self, interval_s: float = 0.25) -> None:
         """Ship in a background thread until :meth:`stop`."""
 
@@ -169,8 +184,9 @@ class Shipper:
                     backoff = min(backoff * 2, self._max_backoff_s)
                 else:
                     backoff = 0.5
-                    if sent == 0:
-                        self._stop.wait(interval_s)
+                    pause = self.pause_after(sent, interval_s)
+                    if pause:
+                        self._stop.wait(pause)
 
         self._thread = threading.Thread(target=loop, name="baton-shipper", daemon=True)
         self._thread.start()

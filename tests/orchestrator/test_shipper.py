@@ -156,3 +156,17 @@ def test_a_store_with_per_record_flags_resumes_after_the_flagged_records(
     assert shipper.drain(deadline_s=10) == 0
     assert receiver.accepted == ids[2:]
     shipper.close()
+
+
+def test_a_partial_batch_lingers_so_records_travel_many_to_a_request(
+    tmp_path: Path, receiver: Receiver
+):
+    fill(tmp_path / "s.sqlite", 5)
+    shipper = Shipper(tmp_path / "s.sqlite", receiver.url, batch_size=3, linger_s=0.2)
+    sent, _ = shipper.ship_once()
+    assert shipper.pause_after(sent) == 0.0  # a full batch: more is probably waiting
+    sent, _ = shipper.ship_once()
+    assert sent == 2 and shipper.pause_after(sent) == 0.2
+    sent, _ = shipper.ship_once()
+    assert sent == 0 and shipper.pause_after(sent, idle_s=1.5) == 1.5
+    shipper.close()
