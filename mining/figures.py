@@ -306,7 +306,12 @@ def retry_hotspots(
         ) r JOIN per_slice s ON {on}
         ORDER BY r.retries DESC, r.failures DESC, {", ".join(f"r.{d}" for d in dims)}
     """
-    ctes = (*item_ctes(), ("tried", TRIED_SQL), ("executed", executed), ("per_slice", per_slice))
+    ctes = (
+        *item_ctes(con, filters),
+        ("tried", TRIED_SQL),
+        ("executed", executed),
+        ("per_slice", per_slice),
+    )
     sql, params = with_views(body, filters, ctes=ctes)
     return _run(con, sql, params)
 

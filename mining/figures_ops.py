@@ -103,7 +103,7 @@ def bottlenecks(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) 
         ) CROSS JOIN cycle
         ORDER BY rank
     """
-    ctes = (*item_ctes(), ("cycle", cycle), ("edges", edges))
+    ctes = (*item_ctes(con, filters), ("cycle", cycle), ("edges", edges))
     sql, params = with_views(body, filters, instances=True, ctes=ctes)
     return run(con, sql, params)
 
@@ -405,7 +405,7 @@ def bot_stats(
         GROUP BY s.bot, s.ts ORDER BY s.bot
     """
     ctes = (
-        *item_ctes(),
+        *item_ctes(con, filters),
         ("beats", beats),
         ("span_versions", span_versions),
         ("seen", seen),

@@ -19,6 +19,11 @@ Two SQL building blocks, both over the filtered events ``ev``:
 
 Items are numbered per case and step: a new item starts at ``enqueued``, or, in logs without
 queue events (imported files), at a step that starts again after it had completed.
+
+Numbering items takes two window sorts over every event, and every item figure needs them.
+The collector's store therefore keeps ``attempts`` per case in ``live_attempts``
+(:mod:`mining.live`), and :func:`item_ctes` reads it instead whenever the filters cannot
+change an item's number (see :func:`stored_attempts`); ``docs/live-aggregates.md``.
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ MARKED_SQL = """
                    AND coalesce(LAG(lifecycle) OVER (
                            PARTITION BY case_id, activity ORDER BY ts, seq),
                        'completed') IN ('completed', 'resumed')) AS new_item
-        FROM ev WHERE activity IS NOT NULL AND {where}
+        FROM {src} WHERE activity IS NOT NULL AND {where}
     )
 """
 
@@ -93,6 +98,14 @@ ATTEMPTS_SQL = f"""
     GROUP BY case_id, activity, item_no, attempt, queue
 """
 
+#: The columns of ``attempts``, in order: what :data:`ATTEMPTS_SQL` gives and ``live_attempts``
+#: keeps (with ``workflow_version`` and ``mixed`` after them, for filtering).
+ATTEMPT_COLUMNS = (
+    "case_id, activity, item_no, attempt, queue, workflow, payer, site, due_ts, first_ts, "
+    "first_seq, arrival, wait_start, wait_end, service_start, service_end, result, outcome, "
+    "resource, resource_kind, error_type, exception_type, span_id, wait_s, service_s"
+)
+
 #: ``items``: one row per work item; ``done_ts`` is when an attempt completed or was resumed.
 ITEMS_SQL = """
     SELECT case_id, activity, item_no, any_value(workflow) AS workflow,
@@ -103,12 +116,53 @@ ITEMS_SQL = """
 """
 
 
-def item_ctes(*, items: bool = False, where: str = "TRUE") -> tuple[tuple[str, str], ...]:
-    """The ``marked`` and ``attempts`` CTEs (and ``items`` when asked), for :func:`with_views`.
+def stored_attempts(con: duckdb.DuckDBPyConnection, filters: Filters | None) -> bool:
+    """Whether ``attempts`` under ``filters`` can be read from the store's ``live_attempts``.
 
-    ``where`` narrows the events first (e.g. to one case), before any window runs.
+    ``live_attempts`` numbers items over each case's whole history; the figures number them
+    over the filtered events, per case and step. The two agree when the filters keep or drop
+    whole steps of a case: no filter, a case filter (variant, durations...), or a workflow /
+    version / payer / site filter while no step of a case has events that disagree on those
+    (``mixed_steps``; a case moving between workflows from one step to the next is fine). A
+    time range can cut an item in two and an attribute filter keeps single events: those
+    compute from events, as does a connection without the table or with tables out of step
+    with ``events``.
     """
-    ctes = (("marked", MARKED_SQL.format(where=where)), ("attempts", ATTEMPTS_SQL))
+    filters = filters or Filters()
+    if filters.since is not None or filters.until is not None or filters.attributes:
+        return False
+    from mining import live  # mining.live builds on this module
+
+    if not live.attempts_ready(con):
+        return False
+    dims = (filters.workflow, filters.workflow_version, filters.payer, filters.site)
+    return all(d is None for d in dims) or not live.has_mixed_steps(con)
+
+
+def item_ctes(
+    con: duckdb.DuckDBPyConnection | None = None,
+    filters: Filters | None = None,
+    *,
+    items: bool = False,
+    where: str = "TRUE",
+) -> tuple[tuple[str, str], ...]:
+    """The ``attempts`` CTE (after ``marked``, when computed), and ``items`` when asked.
+
+    With ``con`` and ``filters`` given, ``attempts`` is read from the store's
+    ``live_attempts`` when :func:`stored_attempts` says it is exact, which saves the two
+    window sorts over every event. ``where`` narrows the events first (e.g. to one case),
+    before any window runs; it always computes.
+    """
+    if con is not None and where == "TRUE" and stored_attempts(con, filters):
+        clause, _ = (filters or Filters()).where()
+        ctes: tuple[tuple[str, str], ...] = (
+            ("attempts", f"SELECT {ATTEMPT_COLUMNS} FROM live_attempts WHERE {clause}"),
+        )
+    else:
+        ctes = (
+            ("marked", MARKED_SQL.format(src="ev", where=where)),
+            ("attempts", ATTEMPTS_SQL),
+        )
     return (*ctes, ("items", ITEMS_SQL)) if items else ctes
 
 
@@ -185,7 +239,7 @@ def queue_wait(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -
         WHERE wait_start IS NOT NULL AND queue IS NOT NULL
         GROUP BY queue ORDER BY total_wait_s DESC NULLS LAST, queue
     """
-    sql, params = with_views(body, filters, ctes=item_ctes())
+    sql, params = with_views(body, filters, ctes=item_ctes(con, filters))
     return run(con, sql, params)
 
 
@@ -223,7 +277,7 @@ def rework(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pl
               WHERE attempts > 0 GROUP BY case_id, activity)
         GROUP BY activity ORDER BY extra_executions DESC, activity
     """
-    sql, params = with_views(body, filters, ctes=item_ctes(items=True))
+    sql, params = with_views(body, filters, ctes=item_ctes(con, filters, items=True))
     return run(con, sql, params)
 
 
@@ -278,7 +332,7 @@ def sla(
               WHERE due_ts IS NOT NULL AND coalesce(enqueued_ts, due_ts) <= $at)
         GROUP BY {keys} ORDER BY compliance_rate NULLS LAST, {keys}
     """
-    sql, params = with_views(body, filters, ctes=item_ctes(items=True))
+    sql, params = with_views(body, filters, ctes=item_ctes(con, filters, items=True))
     return run(con, sql, {**params, "at": as_of(con, at)})
 
 
@@ -304,7 +358,7 @@ def sla_over_time(
               WHERE due_ts IS NOT NULL AND coalesce(enqueued_ts, due_ts) <= $at)
         GROUP BY period ORDER BY period
     """
-    sql, params = with_views(body, filters, ctes=item_ctes(items=True))
+    sql, params = with_views(body, filters, ctes=item_ctes(con, filters, items=True))
     return run(con, sql, {**params, "at": as_of(con, at)})
 
 

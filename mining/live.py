@@ -16,6 +16,8 @@ Tables (all keyed by ``case_id``, with the dimensions workflow, version, payer, 
   target's completion: count and waiting-time sum in integer microseconds (exact sums).
 - ``live_steps``: lifecycle counts per step and hour (retry counters).
 - ``live_open``: queue arrivals that no departure has followed yet (open items now).
+- ``live_attempts``: the case's rows of :data:`mining.figures_queue.ATTEMPTS_SQL` (one per
+  attempt at a work item), so the item figures skip numbering items over every event.
 
 Figures read the tables only when they are in step with ``events`` (:func:`in_sync`) and
 the filters allow an exact answer; otherwise they compute from events, so a live figure
@@ -52,6 +54,7 @@ import pyarrow as pa
 
 from mining import figures
 from mining._sql import query_frame
+from mining.figures_queue import ATTEMPTS_SQL, MARKED_SQL
 from mining.filters import Filters, parse_time
 from mining.views import QUEUE_ARRIVALS, QUEUE_DEPARTURES
 
@@ -65,7 +68,7 @@ DDL: dict[str, str] = {
         case_id VARCHAR, {_DIMS}, start_ts TIMESTAMP, end_ts TIMESTAMP, duration_s DOUBLE,
         events BIGINT,
         handoffs BIGINT, retries BIGINT, failures BIGINT, escalations BIGINT,
-        untimed BIGINT, mixed BOOLEAN)""",
+        untimed BIGINT, mixed BOOLEAN, mixed_steps BOOLEAN)""",
     "live_edges": f"""CREATE TABLE IF NOT EXISTS live_edges (
         case_id VARCHAR, hour TIMESTAMP, {_DIMS}, source VARCHAR, target VARCHAR,
         n BIGINT, wait_n BIGINT, wait_us BIGINT, mixed BOOLEAN)""",
@@ -76,6 +79,13 @@ DDL: dict[str, str] = {
     "live_open": f"""CREATE TABLE IF NOT EXISTS live_open (
         case_id VARCHAR, {_DIMS}, queue VARCHAR, enqueued_ts TIMESTAMP, due_ts TIMESTAMP,
         mixed BOOLEAN)""",
+    "live_attempts": """CREATE TABLE IF NOT EXISTS live_attempts (
+        case_id VARCHAR, activity VARCHAR, item_no BIGINT, attempt INTEGER, queue VARCHAR,
+        workflow VARCHAR, payer VARCHAR, site VARCHAR, due_ts TIMESTAMP, first_ts TIMESTAMP,
+        first_seq BIGINT, arrival VARCHAR, wait_start TIMESTAMP, wait_end TIMESTAMP,
+        service_start TIMESTAMP, service_end TIMESTAMP, result VARCHAR, outcome VARCHAR,
+        resource VARCHAR, resource_kind VARCHAR, error_type VARCHAR, exception_type VARCHAR,
+        span_id VARCHAR, wait_s DOUBLE, service_s DOUBLE, workflow_version VARCHAR)""",
 }
 
 #: Column (or expression) that bounds each table's rows of a case from below by its start,
@@ -85,6 +95,7 @@ _TIME_BOUND = {
     "live_edges": "hour",
     "live_steps": "hour",
     "live_open": "enqueued_ts",
+    "live_attempts": "first_ts",
 }
 
 # Columns a refresh copies out of ``events`` (never the attribute map).
@@ -183,7 +194,11 @@ def _compute_sql(src: str) -> dict[str, str]:
                    count(*) FILTER (WHERE lifecycle = 'escalated') AS escalations,
                    count(*) - count(ts) AS untimed
             FROM {src} GROUP BY case_id, {_DIM_COLS}""",
-        "live_cases": f"SELECT s.*, m.mixed FROM live_slices s {_mixed_join('m.mixed', 's')}",
+        "live_cases": f"""
+            SELECT s.*, m.mixed, coalesce(p.mixed_steps, FALSE) AS mixed_steps
+            FROM live_slices s {_mixed_join("m.mixed", "s")}
+            LEFT JOIN (SELECT case_id, bool_or(mixed) AS mixed_steps FROM ({_steps_sql(src)})
+                       GROUP BY case_id) p ON s.case_id IS NOT DISTINCT FROM p.case_id""",
         "live_edges": _edges_sql(src, "m.mixed"),
         "live_steps": f"""
             SELECT case_id, date_trunc('hour', ts) AS hour, {_DIM_COLS}, activity,
@@ -196,11 +211,40 @@ def _compute_sql(src: str) -> dict[str, str]:
             FROM {src} WHERE activity IS NOT NULL
             GROUP BY case_id, hour, {_DIM_COLS}, activity""",
         "live_open": _open_sql(src, "m.mixed"),
+        "live_attempts": _attempts_sql(src),
     }
 
 
+def _steps_sql(src: str) -> str:
+    """Per case and step: the step's workflow version, and whether its events disagree on
+    workflow, version, payer or site (``mixed``): a filter on those then keeps only part of
+    the step's events, and its items are numbered differently than over all of them."""
+    return f"""
+        SELECT case_id, activity, any_value(workflow_version) AS workflow_version,
+               count(DISTINCT {{'w': workflow, 'v': workflow_version, 'p': payer,
+                                's': site}}) > 1 AS mixed
+        FROM {src} WHERE activity IS NOT NULL GROUP BY case_id, activity"""
+
+
+def _attempts_sql(src: str) -> str:
+    """The item figures' ``attempts`` for every case in ``src``, with the step's version.
+
+    Items are numbered over the case's whole history, which is what a figure numbers too
+    when its filters keep or drop whole steps of a case
+    (:func:`mining.figures_queue.stored_attempts`).
+    """
+    return f"""
+        SELECT * FROM (
+            WITH marked AS ({MARKED_SQL.format(src=src, where="TRUE")}),
+                 a AS ({ATTEMPTS_SQL})
+            SELECT a.*, p.workflow_version
+            FROM a JOIN ({_steps_sql(src)}) p
+              ON a.case_id IS NOT DISTINCT FROM p.case_id AND a.activity = p.activity
+        )"""
+
+
 #: Bumped whenever a table's columns or meaning change: :func:`ensure` then rebuilds them.
-VERSION = 3
+VERSION = 4
 
 
 def ensure(con: duckdb.DuckDBPyConnection) -> bool:
@@ -331,6 +375,27 @@ def in_sync(con: duckdb.DuckDBPyConnection) -> bool:
     except duckdb.CatalogException:
         return False
     return bool(rows and rows[0][0] == rows[0][1])
+
+
+def attempts_ready(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``live_attempts`` exists in this layout and covers exactly the stored events.
+
+    A file of an older layout (no table, or other columns) answers False until a store
+    opens it for writing and rebuilds it; so does a connection without the live tables.
+    """
+    try:
+        rows = con.execute("SELECT max(version) FROM live_meta").fetchall()
+        con.execute("SELECT 1 FROM live_attempts LIMIT 0")
+    except duckdb.CatalogException:
+        return False
+    return rows == [(VERSION,)] and in_sync(con)
+
+
+def has_mixed_steps(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether any step of a case has events that disagree on workflow, version, payer or
+    site (cases that change workflow between steps do not count)."""
+    rows = con.execute("SELECT count(*) FROM live_cases WHERE mixed_steps").fetchall()
+    return bool(rows and rows[0][0])
 
 
 # --- figures from the live tables ---------------------------------------------------------
