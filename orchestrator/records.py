@@ -83,10 +83,16 @@ def encode_attributes(attributes: Mapping[str, Any], once: Collection[str] = ())
     )
 
 
+_SEQ_KEY = wire.field_bytes(1, Attr.SEQ.encode())
+
+
 def seq_suffix(seq: int) -> bytes:
     """Bytes that, appended to a serialized ``LogRecord``, add the ``baton.seq`` attribute.
 
     Protobuf merges concatenated messages and appends repeated fields, so this is exactly
-    ``record.attributes.append(seq)`` without parsing the record.
+    ``record.attributes.append(seq)`` without parsing the record. The shipper calls it for
+    every record it sends, so only the number is encoded here: the key's bytes are fixed.
     """
-    return wire.key_value_once(Attr.SEQ, seq)  # every seq is new: keep it out of the cache
+    value = b"\x18" + wire.varint(seq)  # AnyValue.int_value
+    entry = _SEQ_KEY + b"\x12" + bytes((len(value),)) + value  # KeyValue: key, value
+    return b"\x32" + bytes((len(entry),)) + entry  # LogRecord.attributes (field 6)

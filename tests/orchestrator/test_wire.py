@@ -53,6 +53,9 @@ def test_seq_suffix_appends_one_attribute():
     keys = [kv.key for kv in parsed.attributes]
     assert keys == ["baton.event_id", "baton.lifecycle", "baton.seq"]
     assert parsed.attributes[-1].value.int_value == 42
+    for seq in (0, 1, 127, 128, 16_383, 16_384, 2**40, 2**63 - 1):  # each varint length
+        parsed = LogRecord.FromString(record + seq_suffix(seq))
+        assert parsed.attributes[-1].value.int_value == seq
 
 
 def test_export_request_equals_the_official_message():
