@@ -2,12 +2,15 @@
 
 The log is the tiled sample clinic of ``bench/dashboard.py`` (its ``synthesize``, imported,
 not copied): the clinic shifted two days per copy until it holds ``--events`` events. Each
+file gets the live aggregates the collector's store keeps (:func:`mining.live.recompute_all`,
+what the store does when it opens a file without them; ``--no-live`` leaves them out, or drops
+them from a reused file, to time the figures computed from events). Each
 figure is computed ``--runs`` times on one connection to the file, with default parameters
 (``case_timeline`` gets the first case; figures that need a playbook are skipped unless
 ``--playbook`` is given), and the median is printed, slowest first, with the load average.
 
 Usage: ``.venv/bin/python bench/figures.py [--events 1000000] [--runs 3] [--db PATH]
-[--only sla,bot_stats]``; ``--db`` keeps the synthesized file between runs.
+[--only sla,bot_stats] [--no-live]``; ``--db`` keeps the synthesized file between runs.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import duckdb  # noqa: E402
 
 from bench.dashboard import synthesize  # noqa: E402
+from mining import live  # noqa: E402
 from mining.registry import FIGURES, compute  # noqa: E402
 
 PLAYBOOK_FIGURES = ("conformance", "conformance_over_time", "deviations")
@@ -65,6 +69,22 @@ def time_figures(
     return results
 
 
+def prepare_live(db: Path, *, keep: bool) -> None:
+    """Bring the file's live tables up to date as the collector's store would, or drop them."""
+    con = duckdb.connect(str(db))
+    try:
+        if not keep:
+            for table in (*live.DDL, "live_meta"):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+            return
+        if live.ensure(con) or not live.in_sync(con):
+            started = time.perf_counter()
+            live.recompute_all(con)
+            print(f"live aggregates rebuilt in {time.perf_counter() - started:.1f} s")
+    finally:
+        con.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -72,6 +92,9 @@ def main() -> None:
     parser.add_argument("--db", type=Path, help="reuse (or create) this file")
     parser.add_argument("--only", help="comma-separated figure names")
     parser.add_argument("--playbook", help="playbook YAML for the conformance figures")
+    parser.add_argument(
+        "--no-live", action="store_true", help="time the figures without the live tables"
+    )
     args = parser.parse_args()
     names = sorted(FIGURES) if not args.only else [n.strip() for n in args.only.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,6 +103,7 @@ def main() -> None:
             started = time.perf_counter()
             count = synthesize(db, args.events)
             print(f"{count:,} events synthesized in {time.perf_counter() - started:.1f} s")
+        prepare_live(db, keep=not args.no_live)
         load_before = os.getloadavg()[0]
         results = time_figures(db, names, args.runs, args.playbook)
         load_after = os.getloadavg()[0]
