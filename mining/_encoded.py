@@ -143,8 +143,9 @@ def encode(instances: pl.DataFrame) -> Encoded:
     seq = instances.get_column("seq").cast(pl.Int64).to_numpy()
     case_hash = case.hash(seed=0).to_numpy()
     head = _heads(case_hash)
+    head_rows = np.flatnonzero(head)
     order = None
-    if not _grouped_and_ordered(case_hash, head, end, seq):
+    if not _grouped_and_ordered(case_hash, head_rows, end, seq):
         order = (
             pl.DataFrame({"h": case_hash, "end": end, "seq": seq})
             .select(pl.arg_sort_by(["h", "end", "seq"], maintain_order=True))
@@ -153,7 +154,7 @@ def encode(instances: pl.DataFrame) -> Encoded:
         )
         case_hash, start, end = case_hash[order], start[order], end[order]
         head = _heads(case_hash)
-    head_rows = np.flatnonzero(head)
+        head_rows = np.flatnonzero(head)
     return Encoded(
         case_ids=case.gather(head_rows if order is None else order[head_rows]),
         bounds=np.append(head_rows, len(head)).astype(np.int64),
@@ -174,48 +175,54 @@ def _heads(case_hash: np.ndarray) -> np.ndarray:
 def _codes(values: pl.Series) -> tuple[np.ndarray, tuple[str, ...]]:
     """Dense integer codes for a string column, labels in order of first appearance.
 
-    A 64-bit hash per value, then a small power-of-two slot table checked for collisions:
-    a fraction of the cost of a categorical cast. Two labels with one 64-bit hash are as
-    likely as ~1e-14 for a few hundred activities; slot collisions try a larger table.
+    A 64-bit hash per value; the first row of each distinct hash gives the labels, in order,
+    and a small power-of-two slot table maps a hash to its code: a fraction of the cost of a
+    categorical cast. No row needs a collision check, since every row's hash is one of the
+    distinct ones; only their slots must differ, else a larger table is tried. Two labels
+    with one 64-bit hash are as likely as ~1e-14 for a few hundred activities.
     """
     if values.null_count():
         values = values.fill_null("")
-    h = values.hash(seed=0).to_numpy()
-    n = len(h)
+    hashes = values.hash(seed=0)
+    first = hashes.arg_unique().to_numpy()
+    h = hashes.to_numpy().view(np.int64)
+    distinct = h[first]
     for bits in (12, 16, 20):
-        slots = 1 << bits
-        slot = (h & np.uint64(slots - 1)).astype(np.intp)
-        holder = np.zeros(slots, dtype=np.uint64)
-        holder[slot] = h
-        if not np.array_equal(holder[slot], h):
+        mask = (1 << bits) - 1
+        slot = distinct & mask
+        if len(np.unique(slot)) < len(slot):
             continue  # two labels in one slot
-        first = np.full(slots, n, dtype=np.int64)
-        first[slot[::-1]] = np.arange(n - 1, -1, -1)  # the last write wins: the first row
-        used = np.flatnonzero(first < n)
-        used = used[np.argsort(first[used], kind="stable")]
-        dense = np.zeros(slots, dtype=np.int64)
-        dense[used] = np.arange(len(used))
-        labels = tuple(values.gather(first[used]).to_list())
-        return dense[slot], labels
+        dense = np.zeros(1 << bits, dtype=np.int64)
+        dense[slot] = np.arange(len(slot))
+        return dense[h & mask], tuple(values.gather(first).to_list())
     labels = tuple(values.unique(maintain_order=True).to_list())
     physical = values.cast(pl.Enum(list(labels))).to_physical().to_numpy()
     return physical.astype(np.int64), labels
 
 
 def _grouped_and_ordered(
-    case_hash: np.ndarray, head: np.ndarray, end: np.ndarray, seq: np.ndarray
+    case_hash: np.ndarray, head_rows: np.ndarray, end: np.ndarray, seq: np.ndarray
 ) -> bool:
-    """Are the rows contiguous per case and in ``(end, seq)`` order within each case?"""
+    """Are the rows contiguous per case and in ``(end, seq)`` order within each case?
+
+    ``head_rows`` are the rows that start a run of one case hash. Ends may only go back at
+    a case boundary; ties within a case need ``seq`` in row order, which a frame's row index
+    always is, so one pass over ``seq`` usually spares looking at the ties.
+    """
     if len(case_hash) < 2:
         return True
-    heads = np.sort(case_hash[head])  # a case seen again later is not contiguous
+    heads = np.sort(case_hash[head_rows])  # a case seen again later is not contiguous
     if np.any(heads[1:] == heads[:-1]):
         return False
-    step = np.diff(end)
-    inner = ~head[1:]
-    if np.any((step < 0) & inner):
+    back = np.less(end[1:], end[:-1])
+    back[head_rows[1:] - 1] = False
+    if back.any():
         return False
-    ties = np.flatnonzero((step == 0) & inner)
+    if np.all(seq[1:] > seq[:-1]):
+        return True
+    tie = np.equal(end[1:], end[:-1])
+    tie[head_rows[1:] - 1] = False
+    ties = np.flatnonzero(tie)
     return not np.any(seq[ties + 1] < seq[ties])
 
 
