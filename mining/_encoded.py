@@ -294,14 +294,16 @@ def performance_dfg(enc: Encoded) -> pl.DataFrame:
 
 
 def _group_stats(
-    keys: np.ndarray, micros: np.ndarray, key_count: int
+    keys: np.ndarray, micros: np.ndarray, key_count: int, *, stdev: bool = True
 ) -> tuple[np.ndarray, dict[str, np.ndarray | pl.Series]]:
-    """Count, mean, median, p95, min, max, total and sample stdev (seconds) per key.
+    """Count, mean, median, p95, min, max, total and (``stdev``) sample stdev (s) per key.
 
     No group-by: one sort of ``(key, value)`` packed into a single int64 (when the value
     range allows: waits under a century with a few hundred activities), then every aggregate
     is a ``reduceat`` or an index into the sorted values. (A radix sort of the keys plus
-    partial sorts per group measured slower than this one SIMD sort.)
+    partial sorts per group measured slower than this one SIMD sort.) Without ``stdev`` no
+    aggregate needs every value: counts and totals come from ``bincount`` over the unsorted
+    keys and the order statistics are read off the packed values, skipping three passes.
     """
     n = len(keys)
     if n == 0:
@@ -314,16 +316,48 @@ def _group_stats(
     low = int(micros.min())
     span = int(micros.max()) - low
     key_bits = max(int(key_count - 1).bit_length(), 1)
-    if span.bit_length() + key_bits <= 62:
-        packed = (keys.astype(np.int64) << span.bit_length()) | (micros - low)
-        packed = np.sort(packed)
-        sorted_keys = packed >> span.bit_length()
-        values = (packed & ((1 << span.bit_length()) - 1)) + low
-    else:
+    if span.bit_length() + key_bits > 62:
         order = np.lexsort((micros, keys))
         sorted_keys, values = keys[order], micros[order]
-    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-    return sorted_keys[starts], _stats_of_sorted(values, starts)
+        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+        return sorted_keys[starts], _stats_of_sorted(values, starts)
+    bits = span.bit_length()
+    # key << bits + (micros - low), in place: the low bits are zero, so + is |.
+    packed = keys.astype(np.int64) << bits
+    packed += micros
+    packed -= low
+    packed.sort()
+    if stdev or key_count > 1 << 20:
+        sorted_keys = packed >> bits
+        values = (packed & ((1 << bits) - 1)) + low
+        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+        stats = _stats_of_sorted(values, starts)
+        if not stdev:
+            stats.pop("stdev_s")
+        return sorted_keys[starts], stats
+    counts = np.bincount(keys, minlength=key_count)
+    totals = np.bincount(keys, weights=micros, minlength=key_count)
+    present = np.flatnonzero(counts)
+    counts, totals = counts[present], totals[present] / _MICROS
+    starts = np.cumsum(counts) - counts
+    mask = (1 << bits) - 1
+
+    def seconds(rows: np.ndarray) -> np.ndarray:
+        return ((packed[rows] & mask) + low) / _MICROS
+
+    position = (counts - 1) * 0.95
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, counts - 1)
+    p95_low = seconds(starts + below)
+    return present, {
+        "count": counts.astype(np.int64),
+        "mean_s": totals / counts,
+        "median_s": (seconds(starts + (counts - 1) // 2) + seconds(starts + counts // 2)) / 2,
+        "p95_s": p95_low + (position - below) * (seconds(starts + above) - p95_low),
+        "min_s": seconds(starts),
+        "max_s": seconds(starts + counts - 1),
+        "total_s": totals,
+    }
 
 
 def _stats_of_sorted(values: np.ndarray, starts: np.ndarray) -> dict[str, np.ndarray | pl.Series]:
@@ -542,10 +576,11 @@ def rework(enc: Encoded) -> pl.DataFrame:
 # --- per activity --------------------------------------------------------------------
 
 
-def _per_activity(enc: Encoded, codes: np.ndarray, micros: np.ndarray) -> pl.DataFrame:
-    keys, stats = _group_stats(codes, micros, len(enc.activities))
-    stats.pop("stdev_s")
-    labels = pl.Series(enc.activities, dtype=pl.String).gather(keys)
+def _per_activity(
+    activities: tuple[str, ...], codes: np.ndarray, micros: np.ndarray
+) -> pl.DataFrame:
+    keys, stats = _group_stats(codes, micros, len(activities), stdev=False)
+    labels = pl.Series(activities, dtype=pl.String).gather(keys)
     frame = pl.DataFrame({"activity": labels, **stats})
     return frame.select(
         "activity", "count", "mean_s", "median_s", "p95_s", "min_s", "max_s", "total_s"
@@ -554,7 +589,19 @@ def _per_activity(enc: Encoded, codes: np.ndarray, micros: np.ndarray) -> pl.Dat
 
 def service_times(enc: Encoded) -> pl.DataFrame:
     """Per activity, service time end - start in seconds (pm4py's ``get_service_time``)."""
-    return _per_activity(enc, enc.act, enc.end - enc.start)
+    return _per_activity(enc.activities, enc.act, enc.end - enc.start)
+
+
+def service_times_of(instances: pl.DataFrame) -> pl.DataFrame:
+    """:func:`service_times` straight from an instance frame, in any row order.
+
+    Service time is per instance, so it needs no case order: a log not yet encoded skips
+    :func:`encode` (hashing the cases and checking their order) for this figure alone.
+    """
+    codes, labels = _codes(instances.get_column("activity").cast(pl.String))
+    start = instances.get_column("start_ts").dt.epoch("us").to_numpy()
+    end = instances.get_column("ts").dt.epoch("us").to_numpy()
+    return _per_activity(labels, codes, end - start)
 
 
 def waiting_times(enc: Encoded) -> pl.DataFrame:
@@ -564,4 +611,4 @@ def waiting_times(enc: Encoded) -> pl.DataFrame:
     a case's first activity has no wait before it and is not counted.
     """
     _, dst, wait = _pairs(enc)
-    return _per_activity(enc, dst, wait)
+    return _per_activity(enc.activities, dst, wait)

@@ -284,10 +284,17 @@ class EventLog:
     def _engine(self, name: str) -> pl.DataFrame:
         if isinstance(self._source, Remote):
             return _remote_figure(self._source, name, self._filters, {})
+        if name == "service_times" and self._service_times_need_no_encoding():
+            return _encoded.service_times_of(self._event_filtered_instances())
         frame: pl.DataFrame = getattr(_encoded, name)(self._encoded)
         if name == "case_durations" and self._source.instances is None:
             frame = self._with_case_attributes(frame)
         return frame
+
+    def _service_times_need_no_encoding(self) -> bool:
+        """Service time is per instance: without case filters it needs no case order, so an
+        unencoded log skips encoding; an encoded one is reused (its codes may exist already)."""
+        return not self._filters.case_level and "_encoded" not in self.__dict__
 
     def _with_case_attributes(self, durations: pl.DataFrame) -> pl.DataFrame:
         """Join Baton's per-case columns, read from the events of the same cases."""
