@@ -184,13 +184,18 @@ def normalize_frame(frame: pl.DataFrame) -> pl.DataFrame:
             "'case:concept:name', 'concept:name', 'time:timestamp' or Baton's "
             "'case_id', 'activity', 'ts'"
         )
-    casts = [pl.col("case_id").cast(pl.String), pl.col("activity").cast(pl.String)]
+    # Only the casts that change a dtype: a no-op cast still costs a pass over the column.
+    casts = [
+        pl.col(column).cast(pl.String)
+        for column in ("case_id", "activity")
+        if renamed.schema[column] != pl.String
+    ]
     for column in ("ts", "start_ts", "due_ts"):
-        if column in renamed.columns:
+        if column in renamed.columns and renamed.schema[column] != pl.Datetime("us"):
             casts.append(_utc_micros(renamed, column))
-    out = renamed.with_columns(casts)
+    out = renamed.with_columns(casts) if casts else renamed
     if "seq" not in out.columns:
-        out = out.with_row_index("seq").with_columns(pl.col("seq").cast(pl.Int64))
+        out = out.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"), pl.all())
     if "lifecycle" in out.columns:
         out = out.with_columns(
             pl.col("lifecycle")
