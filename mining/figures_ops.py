@@ -84,7 +84,20 @@ def bottlenecks(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) 
                epoch(LEAD(start_ts) OVER w - ts) AS wait_s
         FROM inst WINDOW w AS (PARTITION BY case_id ORDER BY ts, seq)
     """
-    body = """
+    handoffs = """
+        SELECT 'handoff', source || ' -> ' || target, source, target, count(*),
+               coalesce(sum(wait_s), 0), NULL
+        FROM edges WHERE target IS NOT NULL GROUP BY source, target
+    """
+    stored = _stored_handoffs(con, filters)
+    if stored:
+        where, _ = (filters or Filters()).where()
+        handoffs = f"""
+            SELECT 'handoff', source || ' -> ' || target, source, target,
+                   CAST(sum(n) AS BIGINT), coalesce(sum(wait_s), 0), NULL
+            FROM live_handoffs WHERE {where} GROUP BY source, target
+        """
+    body = f"""
         SELECT kind, name, source, target, occurrences, wait_s, service_s,
                wait_s / nullif(occurrences, 0) AS mean_wait_s,
                wait_s / nullif(cycle_s, 0) AS wait_share,
@@ -97,15 +110,31 @@ def bottlenecks(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) 
                    coalesce(sum(service_s), 0) AS service_s
             FROM attempts GROUP BY activity
             UNION ALL
-            SELECT 'handoff', source || ' -> ' || target, source, target, count(*),
-                   coalesce(sum(wait_s), 0), NULL
-            FROM edges WHERE target IS NOT NULL GROUP BY source, target
+            {handoffs}
         ) CROSS JOIN cycle
         ORDER BY rank
     """
-    ctes = (*item_ctes(con, filters), ("cycle", cycle), ("edges", edges))
-    sql, params = with_views(body, filters, instances=True, ctes=ctes)
+    ctes = (*item_ctes(con, filters), ("cycle", cycle))
+    if not stored:
+        ctes = (*ctes, ("edges", edges))
+    sql, params = with_views(body, filters, instances=not stored, ctes=ctes)
     return run(con, sql, params)
+
+
+def _stored_handoffs(con: duckdb.DuckDBPyConnection, filters: Filters | None) -> bool:
+    """Whether the store's ``live_handoffs`` give ``bottlenecks``' handoffs exactly.
+
+    Handoffs pair consecutive steps of a case, so only filters that keep or drop whole cases
+    leave them as stored: none, or case filters. A workflow, payer or site filter drops the
+    steps of another workflow from the middle of most cases (a case moves between workflows),
+    and a time range cuts cases: those compute from events.
+    """
+    filters = filters or Filters()
+    if filters.event_level() != Filters():
+        return False
+    from mining import live
+
+    return live.handoffs_ready(con)
 
 
 _STEP = {"hour": "INTERVAL 1 HOUR", "day": "INTERVAL 1 DAY", "week": "INTERVAL 7 DAY"}

@@ -18,6 +18,8 @@ Tables (all keyed by ``case_id``, with the dimensions workflow, version, payer, 
 - ``live_open``: queue arrivals that no departure has followed yet (open items now).
 - ``live_attempts``: the case's rows of :data:`mining.figures_queue.ATTEMPTS_SQL` (one per
   attempt at a work item), so the item figures skip numbering items over every event.
+- ``live_handoffs``: the handoffs between consecutive steps of the case as
+  :func:`mining.figures_ops.bottlenecks` pairs them (by completion), count and waiting time.
 
 Figures read the tables only when they are in step with ``events`` (:func:`in_sync`) and
 the filters allow an exact answer; otherwise they compute from events, so a live figure
@@ -56,7 +58,7 @@ from mining import figures
 from mining._sql import query_frame
 from mining.figures_queue import ATTEMPTS_SQL, MARKED_SQL
 from mining.filters import Filters, parse_time
-from mining.views import QUEUE_ARRIVALS, QUEUE_DEPARTURES
+from mining.views import QUEUE_ARRIVALS, QUEUE_DEPARTURES, instances_cte
 
 _DIMS = "workflow VARCHAR, workflow_version VARCHAR, payer VARCHAR, site VARCHAR"
 _DIM_COLS = "workflow, workflow_version, payer, site"
@@ -86,6 +88,9 @@ DDL: dict[str, str] = {
         service_start TIMESTAMP, service_end TIMESTAMP, result VARCHAR, outcome VARCHAR,
         resource VARCHAR, resource_kind VARCHAR, error_type VARCHAR, exception_type VARCHAR,
         span_id VARCHAR, wait_s DOUBLE, service_s DOUBLE, workflow_version VARCHAR)""",
+    "live_handoffs": """CREATE TABLE IF NOT EXISTS live_handoffs (
+        case_id VARCHAR, first_ts TIMESTAMP, source VARCHAR, target VARCHAR, n BIGINT,
+        wait_s DOUBLE)""",
 }
 
 #: Column (or expression) that bounds each table's rows of a case from below by its start,
@@ -96,6 +101,7 @@ _TIME_BOUND = {
     "live_steps": "hour",
     "live_open": "enqueued_ts",
     "live_attempts": "first_ts",
+    "live_handoffs": "first_ts",
 }
 
 # Columns a refresh copies out of ``events`` (never the attribute map).
@@ -212,7 +218,28 @@ def _compute_sql(src: str) -> dict[str, str]:
             GROUP BY case_id, hour, {_DIM_COLS}, activity""",
         "live_open": _open_sql(src, "m.mixed"),
         "live_attempts": _attempts_sql(src),
+        "live_handoffs": _handoffs_sql(src),
     }
+
+
+def _handoffs_sql(src: str) -> str:
+    """Per case and handoff a -> b: the count and summed wait of ``bottlenecks``' edges.
+
+    The same instances (:func:`mining.views.instances_cte`) and the same pairing by
+    completion ``(ts, seq)``; ``first_ts`` (the earliest source completion) bounds a
+    refresh's delete.
+    """
+    return f"""
+        SELECT * FROM (
+            WITH ev AS (SELECT * FROM {src}), inst AS ({instances_cte()}),
+                 edges AS (
+                     SELECT case_id, activity AS source, LEAD(activity) OVER w AS target,
+                            ts, epoch(LEAD(start_ts) OVER w - ts) AS wait_s
+                     FROM inst WINDOW w AS (PARTITION BY case_id ORDER BY ts, seq))
+            SELECT case_id, min(ts) AS first_ts, source, target, count(*) AS n,
+                   sum(wait_s) AS wait_s
+            FROM edges WHERE target IS NOT NULL GROUP BY case_id, source, target
+        )"""
 
 
 def _steps_sql(src: str) -> str:
@@ -389,6 +416,15 @@ def attempts_ready(con: duckdb.DuckDBPyConnection) -> bool:
     except duckdb.CatalogException:
         return False
     return rows == [(VERSION,)] and in_sync(con)
+
+
+def handoffs_ready(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``live_handoffs`` exists in this layout and covers exactly the stored events."""
+    try:
+        con.execute("SELECT 1 FROM live_handoffs LIMIT 0")
+    except duckdb.CatalogException:
+        return False
+    return attempts_ready(con)
 
 
 def has_mixed_steps(con: duckdb.DuckDBPyConnection) -> bool:

@@ -1,4 +1,5 @@
-"""The item figures read the store's ``live_attempts`` and answer as if they computed it.
+"""The item figures read the store's ``live_attempts`` (and ``bottlenecks`` its
+``live_handoffs``) and answer as if they computed them.
 
 Every item figure (``sla``, ``sla_over_time``, ``bot_stats``, ``retry_hotspots``,
 ``bottlenecks``, ``queue_wait``, ``rework``) is computed twice on the same events: on the
@@ -121,6 +122,13 @@ def test_clinic_import_reads_stored_attempts(tmp_path: Path) -> None:
         plain.close()
 
 
+def _snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    return {
+        table: sorted(con.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+        for table in ("live_attempts", "live_handoffs", "live_cases")
+    }
+
+
 def _clinic_batches() -> list[pa.Table]:
     """The clinic in five arrival batches by time, with every fourth case's last event held
     back to a final batch: a late event of a case whose items are already stored."""
@@ -149,10 +157,11 @@ def test_store_batches_in_pieces_with_late_events(tmp_path: Path) -> None:
         con = store.cursor()
         try:
             assert live.attempts_ready(con)
-            incremental = sorted(con.execute("SELECT * FROM live_attempts").fetchall(), key=repr)
+            assert live.handoffs_ready(con)
+            incremental = _snapshot(con)
             con.begin()
             live.recompute_all(con)
-            rebuilt = sorted(con.execute("SELECT * FROM live_attempts").fetchall(), key=repr)
+            rebuilt = _snapshot(con)
             con.rollback()
             assert incremental == rebuilt
         finally:
