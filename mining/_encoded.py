@@ -46,7 +46,9 @@ class Encoded:
     ``bounds[i]:bounds[i + 1]`` are the rows of case ``i``; ``act`` indexes ``activities``.
     """
 
-    case_ids: pl.Series
+    #: The case id column in the frame's row order; :attr:`case_ids` are read off it on
+    #: first use (start and end activities never need them).
+    case_column: pl.Series
     bounds: np.ndarray
     start: np.ndarray
     end: np.ndarray
@@ -58,7 +60,15 @@ class Encoded:
 
     @property
     def cases(self) -> int:
-        return len(self.case_ids)
+        return len(self.bounds) - 1
+
+    @functools.cached_property
+    def case_ids(self) -> pl.Series:
+        """Per case, its id."""
+        heads = self.bounds[:-1]
+        if self.source_rows is not None:
+            heads = self.source_rows[heads]
+        return self.case_column.gather(heads)
 
     @property
     def rows(self) -> int:
@@ -156,7 +166,7 @@ def encode(instances: pl.DataFrame) -> Encoded:
         head = _heads(case_hash)
         head_rows = np.flatnonzero(head)
     return Encoded(
-        case_ids=case.gather(head_rows if order is None else order[head_rows]),
+        case_column=case,
         bounds=np.append(head_rows, len(head)).astype(np.int64),
         start=start,
         end=end,
@@ -428,6 +438,18 @@ def case_durations(enc: Encoded) -> pl.DataFrame:
 
 
 def _count_at(enc: Encoded, rows: np.ndarray) -> pl.DataFrame:
+    """Cases per activity at ``rows``: codes counted when the log has them already, else the
+    labels at ``rows`` counted as they are (coding them would cost more than the count)."""
+    if "_coded" in enc.__dict__:
+        counts = np.bincount(enc.act[rows], minlength=len(enc.activities))
+        present = np.flatnonzero(counts)
+        counted = pl.DataFrame(
+            {
+                "activity": pl.Series(enc.activities, dtype=pl.String).gather(present),
+                "cases": counts[present].astype(np.int64),
+            }
+        )
+        return counted.sort(["cases", "activity"], descending=[True, False])
     counted = enc.activity_at(rows).fill_null("").value_counts(name="cases")
     return counted.select(
         pl.col(counted.columns[0]).alias("activity"), pl.col("cases").cast(pl.Int64)
