@@ -333,11 +333,12 @@ def _group_stats(
         return sorted_keys[starts], _stats_of_sorted(values, starts)
     bits = span.bit_length()
     # key << bits + (micros - low), in place: the low bits are zero, so + is |.
-    packed = keys.astype(np.int64) << bits
+    packed = keys.astype(np.int64, copy=False) << bits
     packed += micros
     packed -= low
     packed.sort()
-    if stdev or key_count > 1 << 20:
+    # Exact integer totals need the sum of a group's packed values to stay below 2**63.
+    if stdev or key_count > 1 << 16 or bits + n.bit_length() > 62:
         sorted_keys = packed >> bits
         values = (packed & ((1 << bits) - 1)) + low
         starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
@@ -345,11 +346,15 @@ def _group_stats(
         if not stdev:
             stats.pop("stdev_s")
         return sorted_keys[starts], stats
-    counts = np.bincount(keys, minlength=key_count)
-    totals = np.bincount(keys, weights=micros, minlength=key_count)
+    # Key k's values are packed into [k << bits, (k + 1) << bits): one binary search each.
+    edges = np.searchsorted(packed, np.arange(key_count + 1, dtype=np.int64) << bits)
+    counts = np.diff(edges)
     present = np.flatnonzero(counts)
-    counts, totals = counts[present], totals[present] / _MICROS
-    starts = np.cumsum(counts) - counts
+    counts, starts = counts[present], edges[present]
+    # Summed packed values wrap past the keys' high bits, which are known: take them off.
+    with np.errstate(over="ignore"):
+        above_low = np.add.reduceat(packed, starts) - counts * (present << bits)
+    totals = (above_low + counts * float(low)) / _MICROS
     mask = (1 << bits) - 1
 
     def seconds(rows: np.ndarray) -> np.ndarray:
