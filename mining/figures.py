@@ -264,7 +264,7 @@ def retry_hotspots(
         ...     "activity", "error_type", "attempts", "retries", "time_lost_s").rows()
         [('a', 'Timeout', 2, 1, 180.0)]
     """
-    from mining.figures_queue import TRIED_SQL, item_ctes
+    from mining.figures_queue import item_ctes
 
     dims = [d.strip() for d in by.split(",") if d.strip()]
     unknown = [d for d in dims if d not in RETRY_DIMENSIONS]
@@ -307,8 +307,7 @@ def retry_hotspots(
         ORDER BY r.retries DESC, r.failures DESC, {", ".join(f"r.{d}" for d in dims)}
     """
     ctes = (
-        *item_ctes(con, filters),
-        ("tried", TRIED_SQL),
+        *item_ctes(con, filters, tried=True),
         ("executed", executed),
         ("per_slice", per_slice),
     )

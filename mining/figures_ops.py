@@ -59,6 +59,10 @@ def bottlenecks(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) 
     ``time_share`` adds service for steps. A handoff's wait includes the next step's queue
     wait: the two kinds are two views of one delay, not parts of a sum.
 
+    Waits and services are summed in whole microseconds (their resolution), so the sums do
+    not depend on the order rows are added in: a step and a handoff with the same wait tie
+    exactly, and rank in the same order from events or from the store's tables.
+
     Example:
         >>> import duckdb
         >>> from mining.schema import create_events_table
@@ -86,7 +90,7 @@ def bottlenecks(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) 
     """
     handoffs = """
         SELECT 'handoff', source || ' -> ' || target, source, target, count(*),
-               coalesce(sum(wait_s), 0), NULL
+               coalesce(sum(round(wait_s * 1e6)::BIGINT) / 1e6, 0), NULL
         FROM edges WHERE target IS NOT NULL GROUP BY source, target
     """
     stored = _stored_handoffs(con, filters)
@@ -94,7 +98,7 @@ def bottlenecks(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) 
         where, _ = (filters or Filters()).where()
         handoffs = f"""
             SELECT 'handoff', source || ' -> ' || target, source, target,
-                   CAST(sum(n) AS BIGINT), coalesce(sum(wait_s), 0), NULL
+                   CAST(sum(n) AS BIGINT), coalesce(sum(wait_us) / 1e6, 0), NULL
             FROM live_handoffs WHERE {where} GROUP BY source, target
         """
     body = f"""
@@ -106,8 +110,8 @@ def bottlenecks(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) 
         FROM (
             SELECT 'step' AS kind, activity AS name, NULL AS source, NULL AS target,
                    count(service_end) AS occurrences,
-                   coalesce(sum(wait_s), 0) AS wait_s,
-                   coalesce(sum(service_s), 0) AS service_s
+                   coalesce(sum(round(wait_s * 1e6)::BIGINT) / 1e6, 0) AS wait_s,
+                   coalesce(sum(round(service_s * 1e6)::BIGINT) / 1e6, 0) AS service_s
             FROM attempts GROUP BY activity
             UNION ALL
             {handoffs}

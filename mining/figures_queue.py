@@ -144,9 +144,11 @@ def item_ctes(
     filters: Filters | None = None,
     *,
     items: bool = False,
+    tried: bool = False,
     where: str = "TRUE",
 ) -> tuple[tuple[str, str], ...]:
-    """The ``attempts`` CTE (after ``marked``, when computed), and ``items`` when asked.
+    """The ``attempts`` CTE (after ``marked``, when computed), ``tried`` (:data:`TRIED_SQL`)
+    and ``items`` when asked.
 
     With ``con`` and ``filters`` given, ``attempts`` is read from the store's
     ``live_attempts`` when :func:`stored_attempts` says it is exact, which saves the two
@@ -158,11 +160,19 @@ def item_ctes(
         ctes: tuple[tuple[str, str], ...] = (
             ("attempts", f"SELECT {ATTEMPT_COLUMNS} FROM live_attempts WHERE {clause}"),
         )
+        if tried:
+            stored_tried = (
+                f"SELECT {ATTEMPT_COLUMNS}, next_arrival, next_wait_s "
+                f"FROM live_attempts WHERE {clause}"
+            )
+            ctes = (*ctes, ("tried", stored_tried))
     else:
         ctes = (
             ("marked", MARKED_SQL.format(src="ev", where=where)),
             ("attempts", ATTEMPTS_SQL),
         )
+        if tried:
+            ctes = (*ctes, ("tried", TRIED_SQL))
     return (*ctes, ("items", ITEMS_SQL)) if items else ctes
 
 

@@ -87,10 +87,11 @@ DDL: dict[str, str] = {
         first_seq BIGINT, arrival VARCHAR, wait_start TIMESTAMP, wait_end TIMESTAMP,
         service_start TIMESTAMP, service_end TIMESTAMP, result VARCHAR, outcome VARCHAR,
         resource VARCHAR, resource_kind VARCHAR, error_type VARCHAR, exception_type VARCHAR,
-        span_id VARCHAR, wait_s DOUBLE, service_s DOUBLE, workflow_version VARCHAR)""",
+        span_id VARCHAR, wait_s DOUBLE, service_s DOUBLE, workflow_version VARCHAR,
+        next_arrival VARCHAR, next_wait_s DOUBLE)""",
     "live_handoffs": """CREATE TABLE IF NOT EXISTS live_handoffs (
         case_id VARCHAR, first_ts TIMESTAMP, source VARCHAR, target VARCHAR, n BIGINT,
-        wait_s DOUBLE)""",
+        wait_us BIGINT)""",
 }
 
 #: Column (or expression) that bounds each table's rows of a case from below by its start,
@@ -237,7 +238,7 @@ def _handoffs_sql(src: str) -> str:
                             ts, epoch(LEAD(start_ts) OVER w - ts) AS wait_s
                      FROM inst WINDOW w AS (PARTITION BY case_id ORDER BY ts, seq))
             SELECT case_id, min(ts) AS first_ts, source, target, count(*) AS n,
-                   sum(wait_s) AS wait_s
+                   CAST(sum(round(wait_s * 1e6)::BIGINT) AS BIGINT) AS wait_us
             FROM edges WHERE target IS NOT NULL GROUP BY case_id, source, target
         )"""
 
@@ -254,7 +255,8 @@ def _steps_sql(src: str) -> str:
 
 
 def _attempts_sql(src: str) -> str:
-    """The item figures' ``attempts`` for every case in ``src``, with the step's version.
+    """The item figures' ``attempts`` for every case in ``src``, with the step's version and
+    what came next for the same item (:data:`mining.figures_queue.TRIED_SQL`).
 
     Items are numbered over the case's whole history, which is what a figure numbers too
     when its filters keep or drop whole steps of a case
@@ -264,14 +266,17 @@ def _attempts_sql(src: str) -> str:
         SELECT * FROM (
             WITH marked AS ({MARKED_SQL.format(src=src, where="TRUE")}),
                  a AS ({ATTEMPTS_SQL})
-            SELECT a.*, p.workflow_version
+            SELECT a.*, p.workflow_version,
+                   LEAD(a.arrival) OVER w AS next_arrival, LEAD(a.wait_s) OVER w AS next_wait_s
             FROM a JOIN ({_steps_sql(src)}) p
               ON a.case_id IS NOT DISTINCT FROM p.case_id AND a.activity = p.activity
+            WINDOW w AS (PARTITION BY a.case_id, a.activity, a.item_no
+                         ORDER BY a.first_ts, a.first_seq)
         )"""
 
 
 #: Bumped whenever a table's columns or meaning change: :func:`ensure` then rebuilds them.
-VERSION = 4
+VERSION = 5
 
 
 def ensure(con: duckdb.DuckDBPyConnection) -> bool:
