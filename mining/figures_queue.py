@@ -99,7 +99,8 @@ ATTEMPTS_SQL = f"""
 """
 
 #: The columns of ``attempts``, in order: what :data:`ATTEMPTS_SQL` gives and ``live_attempts``
-#: keeps (with ``workflow_version`` and ``mixed`` after them, for filtering).
+#: keeps (with the step's ``workflow_version``, for filtering, and :data:`TRIED_SQL`'s
+#: ``next_arrival`` and ``next_wait_s`` after them).
 ATTEMPT_COLUMNS = (
     "case_id, activity, item_no, attempt, queue, workflow, payer, site, due_ts, first_ts, "
     "first_seq, arrival, wait_start, wait_end, service_start, service_end, result, outcome, "
