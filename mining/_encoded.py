@@ -150,12 +150,15 @@ def encode(instances: pl.DataFrame) -> Encoded:
     case = instances.get_column("case_id").cast(pl.String)
     start = instances.get_column("start_ts").dt.epoch("us").to_numpy()
     end = instances.get_column("ts").dt.epoch("us").to_numpy()
-    seq = instances.get_column("seq").cast(pl.Int64).to_numpy()
+    seq_column = instances.get_column("seq").cast(pl.Int64)
+    # A frame's own row numbers (and any filter of them) carry Polars' sorted flag.
+    seq_ascending = seq_column.flags["SORTED_ASC"] and not seq_column.null_count()
+    seq = seq_column.to_numpy()
     case_hash = case.hash(seed=0).to_numpy()
     head = _heads(case_hash)
     head_rows = np.flatnonzero(head)
     order = None
-    if not _grouped_and_ordered(case_hash, head_rows, end, seq):
+    if not _grouped_and_ordered(case_hash, head_rows, end, seq, seq_ascending):
         order = (
             pl.DataFrame({"h": case_hash, "end": end, "seq": seq})
             .select(pl.arg_sort_by(["h", "end", "seq"], maintain_order=True))
@@ -211,13 +214,17 @@ def _codes(values: pl.Series) -> tuple[np.ndarray, tuple[str, ...]]:
 
 
 def _grouped_and_ordered(
-    case_hash: np.ndarray, head_rows: np.ndarray, end: np.ndarray, seq: np.ndarray
+    case_hash: np.ndarray,
+    head_rows: np.ndarray,
+    end: np.ndarray,
+    seq: np.ndarray,
+    seq_ascending: bool = False,
 ) -> bool:
     """Are the rows contiguous per case and in ``(end, seq)`` order within each case?
 
     ``head_rows`` are the rows that start a run of one case hash. Ends may only go back at
-    a case boundary; ties within a case need ``seq`` in row order, which a frame's row index
-    always is, so one pass over ``seq`` usually spares looking at the ties.
+    a case boundary; ties within a case need ``seq`` not to go back, which holds when it
+    never does in row order (``seq_ascending``, or one pass): a frame's row numbers always.
     """
     if len(case_hash) < 2:
         return True
@@ -228,7 +235,7 @@ def _grouped_and_ordered(
     back[head_rows[1:] - 1] = False
     if back.any():
         return False
-    if np.all(seq[1:] > seq[:-1]):
+    if seq_ascending or np.all(seq[1:] >= seq[:-1]):
         return True
     tie = np.equal(end[1:], end[:-1])
     tie[head_rows[1:] - 1] = False
