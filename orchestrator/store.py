@@ -102,6 +102,7 @@ ITEM_COLUMNS = (
     "priority", "due_us", "available_us", "enqueued_us", "updated_us", "link_span",
     "lease_owner", "lease_expires_us",
 )  # fmt: skip
+_ITEM_ID = ITEM_COLUMNS.index("item_id")
 
 
 class StateBackend(Protocol):
@@ -279,12 +280,13 @@ class StateStore:
 
     def close_cases(self, closed: Sequence[tuple[str, str, int]]) -> None:
         """Close several cases, each given as (case id, outcome, time)."""
+        params = [(outcome, ts_us, case_id) for case_id, outcome, ts_us in closed]
         with self._lock:
             self._begin()
             self._con.executemany(
                 "UPDATE cases SET status='closed', outcome=?, closed_us=?"
                 " WHERE case_id=? AND status <> 'closed'",
-                [(outcome, ts_us, case_id) for case_id, outcome, ts_us in closed],
+                params,
             )
 
     def put_item(self, item: Mapping[str, Any]) -> None:
@@ -293,11 +295,11 @@ class StateStore:
 
     def put_items(self, items: Sequence[Mapping[str, Any]]) -> None:
         """Insert or update several work item rows in one statement."""
+        # Parameters are built before the writer lock is taken: other workers wait on it.
+        params = [tuple(item.get(c) for c in ITEM_COLUMNS) for item in items]
         with self._lock:
             self._begin()
-            self._con.executemany(
-                _UPSERT_ITEM, [tuple(item.get(c) for c in ITEM_COLUMNS) for item in items]
-            )
+            self._con.executemany(_UPSERT_ITEM, params)
 
     def set_meta(self, key: str, value: str) -> None:
         with self._lock:
@@ -312,10 +314,11 @@ class StateStore:
     def lease(
         self, owner: str, queues: Sequence[str], now_us: int, lease_us: int, limit: int
     ) -> list[dict[str, Any]]:
-        """Take up to ``limit`` ready items off ``queues`` for ``owner``, in one transaction.
+        """Take up to ``limit`` ready items off ``queues`` for ``owner``, committed.
 
         Ready means leasable state and ``available_us <= now``; urgent (low priority number)
-        first, then oldest. The lease expires at ``now + lease_us`` unless completed.
+        first, then oldest. The lease expires at ``now + lease_us`` unless completed. The
+        rows become dicts after the commit, outside the writer lock.
         """
         marks = ",".join("?" * len(queues))
         # Literal states, so SQLite sees the query is within the partial index's rows.
@@ -335,17 +338,18 @@ class StateStore:
                     " ORDER BY i.priority, i.available_us, i.item_id",
                     (*queues, now_us, limit),
                 ).fetchall()
-                names = (*ITEM_COLUMNS, "payer", "site", "version")
-                items = [dict(zip(names, row, strict=True)) for row in rows]
+                expires = now_us + lease_us
                 self._con.executemany(
                     "UPDATE items SET state='in_progress', lease_owner=?, lease_expires_us=?,"
                     " updated_us=? WHERE item_id=?",
-                    [(owner, now_us + lease_us, now_us, i["item_id"]) for i in items],
+                    [(owner, expires, now_us, row[_ITEM_ID]) for row in rows],
                 )
             except BaseException:
                 self._end("ROLLBACK")
                 raise
-            return items
+            self._end("COMMIT")
+        names = (*ITEM_COLUMNS, "payer", "site", "version")
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def expired_leases(self, now_us: int, owners: Sequence[str] = ()) -> list[dict[str, Any]]:
         """Items whose worker died or went silent: lease past its expiry, or held by one of
