@@ -1,5 +1,5 @@
 """Roles and sign-in against a real collector with viewer, analyst and admin tokens, and the
-workbench against a stand-in of the orchestrator's authenticated API.
+workbench against the orchestrator's own authenticated API over a real state file.
 
 The collector decides what a token may read; the dashboard must show each person only the
 pages and case details their role allows, ask for a token when the collector wants one, and
@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -110,81 +109,86 @@ def test_role_probe_of_each_token(clinic_collector: str) -> None:
         assert data.CollectorSource(clinic_collector, token).role() is Role[role.upper()]
 
 
-class FakeOrchestrator:
-    """``/v1/workbench[/{id}[/resolve]]`` with a bearer token, as ``orchestrator.api`` has."""
+PLAYBOOK = """\
+workflow: wf
+version: "1"
+steps:
+  - name: submit_pa
+    bot: portal
+    queue: q_submit
+    retry: {max_attempts: 1}
+    next: book
+    routes: {approved: book}
+  - name: book
+    bot: booker
+    queue: q_book
+"""
+
+
+class Orchestrator:
+    """The orchestrator's own authenticated API (``orchestrator.api``) over a real state file,
+    served by uvicorn, with one case escalated to the workbench by a failing portal bot."""
 
     TOKEN = "orchestrator-token-123"
 
-    def __init__(self) -> None:
-        self.items: list[dict[str, Any]] = [
-            {"item_id": 7, "case_id": "case_abc", "workflow": "prior_auth", "step": "submit_pa",
-             "attempt": 3, "priority": 1, "payer": "Medicare", "site": "Westgate",
-             "enqueued_us": 1_772_500_000_000_000, "due_us": None},
-        ]  # fmt: skip
-        self.resolved: list[tuple[int, dict[str, Any]]] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+    def __init__(self, state: Path) -> None:
+        import uvicorn
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
+        from baton.pseudonym import Pseudonymizer
+        from orchestrator.api import create_api
+        from orchestrator.bots import BotRegistry
+        from orchestrator.errors import ApplicationException
+        from orchestrator.playbook import parse_playbook
+        from orchestrator.runtime import Runtime
+        from orchestrator.store import StateStore
 
-        class Handler(BaseHTTPRequestHandler):
-            def _send(self, status: int, body: object) -> None:
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+        def portal(ctx: object) -> str:
+            raise ApplicationException("PortalDown")
 
-            def _authorized(self) -> bool:
-                if self.headers.get("Authorization") != f"Bearer {fake.TOKEN}":
-                    self._send(401, {"error": "missing or wrong bearer token"})
-                    return False
-                return True
+        bots = BotRegistry()
+        bots.register("portal")(portal)
+        bots.register("booker")(lambda ctx: "booked")
+        self.runtime = Runtime(
+            [parse_playbook(PLAYBOOK, "wf.yaml")], bots, StateStore(state), worker_id="w1",
+            pseudonymize=Pseudonymizer(b"k" * 16),
+        )  # fmt: skip
+        fields = {"payer": "Medicare", "site": "Westgate", "payload": {"patient": "Jane Roe"}}
+        self.case_id = self.runtime.start_case("wf", "REF-0042", fields)
+        while self.runtime.work_once():
+            pass
+        (self.item,) = self.runtime.escalated()
+        config = uvicorn.Config(
+            create_api(self.runtime, self.TOKEN), host="127.0.0.1", port=0, log_level="error"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-            def do_GET(self) -> None:
-                if not self._authorized():
-                    return
-                if self.path == "/v1/workbench":
-                    self._send(200, fake.items)
-                else:
-                    item = dict(fake.items[0])
-                    item |= {"reference": "REF-0042", "payload": {"patient": "Jane Roe"}}
-                    self._send(200, item)
-
-            def do_POST(self) -> None:
-                if not self._authorized():
-                    return
-                length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length))
-                fake.resolved.append((int(self.path.split("/")[3]), body))
-                fake.items = []
-                self._send(200, {"item_id": 7, "outcome": body["outcome"]})
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        return Handler
-
-    def __enter__(self) -> FakeOrchestrator:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def __enter__(self) -> Orchestrator:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the orchestrator API did not start"
+            time.sleep(0.05)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.runtime.store.close()
 
 
 @pytest.fixture
-def orchestrator() -> Iterator[FakeOrchestrator]:
-    with FakeOrchestrator() as fake:
-        yield fake
+def orchestrator(tmp_path: Path) -> Iterator[Orchestrator]:
+    with Orchestrator(tmp_path / "state.sqlite") as real:
+        yield real
 
 
 def test_workbench_resolves_through_the_orchestrator(
-    monkeypatch: pytest.MonkeyPatch, clinic_db: Path, orchestrator: FakeOrchestrator
+    monkeypatch: pytest.MonkeyPatch, clinic_db: Path, orchestrator: Orchestrator
 ) -> None:
+    item_id = orchestrator.item["item_id"]
     at = run_app(
         monkeypatch,
         db=str(clinic_db),
@@ -193,23 +197,27 @@ def test_workbench_resolves_through_the_orchestrator(
     )
     visit(at, "workbench")
     assert at.metric[0].value == "1"
-    assert at.dataframe[0].value["item_id"].tolist() == [7]
+    assert at.dataframe[0].value["item_id"].tolist() == [item_id]
+    assert at.dataframe[0].value["case_id"].tolist() == [orchestrator.case_id]
     assert "REF-0042" not in str(at), "identified details only once an item is opened"
-    at.selectbox(key="workbench_item").set_value(7).run()
+    at.selectbox(key="workbench_item").set_value(item_id).run()
     assert any("REF-0042" in md.value for md in at.markdown)
     assert at.json[0].value == json.dumps({"patient": "Jane Roe"})
     at.text_input(key="workbench_outcome").input("approved")
     at.text_input(key="workbench_person").input("NR")
     next(b for b in at.button if b.label == "Resolve").click().run()
     assert not at.exception and not at.error
-    assert orchestrator.resolved == [(7, {"outcome": "approved", "person": "NR"})]
-    assert at.success[0].value.startswith("Item #7 resolved")
+    assert at.success[0].value.startswith(f"Item #{item_id} resolved")
     assert not at.query_params
     assert "REF-0042" not in str(at.session_state.to_dict()), "nothing identified is kept"
+    # The case resumed where it stopped: off the workbench, on to the route of the outcome.
+    assert orchestrator.runtime.escalated() == []
+    assert orchestrator.runtime.work_once() == 1
+    assert orchestrator.runtime.store.case(orchestrator.case_id)["status"] == "closed"
 
 
 def test_workbench_with_a_wrong_token_says_so(
-    monkeypatch: pytest.MonkeyPatch, clinic_db: Path, orchestrator: FakeOrchestrator
+    monkeypatch: pytest.MonkeyPatch, clinic_db: Path, orchestrator: Orchestrator
 ) -> None:
     at = run_app(
         monkeypatch, db=str(clinic_db), orchestrator=orchestrator.url, orchestrator_token="nope1234"
