@@ -9,6 +9,8 @@ may read what (see :class:`~collector.config.Role`):
 - ``GET /api/v1/events?case_id=...&limit=...``: a slice of the event log, ordered by
   ``(ts, seq)``; analyst, audited.
 - ``GET /api/v1/audit/reads``: the read audit itself; admin.
+- ``GET /api/v1/whoami``: the token's name and role, so a client can lay itself out for that
+  role without probing routes (a probe of a case-level route would be an audited read).
 
 Every case-level read is appended to ``audit_reads`` (who, role, what, query, rows, when)
 through the writer, and the data is sent only after that row is committed: a read that
@@ -66,6 +68,14 @@ class QueryApi:
     async def _figure_names(self, request: Request) -> Response:
         self._who(request, Role.VIEWER)
         return JSONResponse(sorted(mining.FIGURES))
+
+    async def whoami(self, request: Request) -> Response:
+        """``GET /api/v1/whoami``: ``{"name": ..., "role": ...}`` of the caller; any role."""
+        return await _guard(self._whoami, request)
+
+    async def _whoami(self, request: Request) -> Response:
+        who = self._who(request, Role.VIEWER)
+        return JSONResponse({"name": who.name, "role": who.role.name.lower()})
 
     async def figure(self, request: Request) -> Response:
         """``GET /api/v1/figures/{name}``: one figure, filtered, as Arrow IPC or JSON."""

@@ -79,6 +79,7 @@ def create_app(store: Store, settings: CollectorSettings) -> Starlette:
         Route("/api/v1/figures/{name}", api.figure, methods=["GET"]),
         Route("/api/v1/events", api.events, methods=["GET"]),
         Route("/api/v1/audit/reads", api.audit_reads, methods=["GET"]),
+        Route("/api/v1/whoami", api.whoami, methods=["GET"]),
         Route(imports_api.PATH, imports_api.ImportsRoute(store, settings).handle, methods=["POST"]),
     ]
     if alerts is not None:

@@ -138,3 +138,13 @@ def test_bad_event_query_gets_400(collector, query) -> None:
     response = requests.get(f"{collector.url}/api/v1/events?{query}", timeout=10)
     assert response.status_code == 400
     assert response.json()["error"]
+
+
+def test_whoami_names_each_tokens_role_and_reads_nothing(guarded) -> None:
+    for name, grant in TOKENS.items():
+        answer = _get(guarded, "/api/v1/whoami", grant["token"])
+        assert answer.status_code == 200
+        assert answer.json() == {"name": name, "role": grant["role"]}
+    for token in (None, "not-a-token"):
+        assert _get(guarded, "/api/v1/whoami", token).status_code == 401
+    assert _audit(guarded) == []

@@ -335,9 +335,10 @@ class FakeCollector:
                 if url.path == "/api/v1/figures" and fake.status is None:
                     self._send(200, json.dumps(sorted(mining.FIGURES)).encode(), "application/json")
                     return
-                if url.path == "/api/v1/audit/reads" and fake.status is None:
-                    self._send(200, b"[]", "application/json")  # open, like a collector
-                    return  # without tokens: everyone is admin
+                if url.path == "/api/v1/whoami" and fake.status is None:
+                    body = b'{"name": "anonymous", "role": "admin"}'  # open, like a collector
+                    self._send(200, body, "application/json")  # without tokens
+                    return
                 name = url.path.removeprefix("/api/v1/figures/")
                 fake.requests.append((name, dict(values)))
                 values.pop("format", None)

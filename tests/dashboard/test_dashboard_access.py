@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from streamlit.testing.v1 import AppTest
 
 from dashboard import access, data
@@ -104,9 +105,20 @@ def test_user_roles_cap_an_oidc_users_role() -> None:
         access.parse_user_roles("ann@x.org:boss")
 
 
-def test_role_probe_of_each_token(clinic_collector: str) -> None:
+def test_role_probe_of_each_token_reads_no_case(clinic_collector: str) -> None:
+    def audit_rows() -> int:
+        response = requests.get(
+            f"{clinic_collector}/api/v1/audit/reads",
+            params={"format": "json", "limit": "100000"},
+            headers={"Authorization": f"Bearer {TOKENS['admin']}"},
+            timeout=10,
+        )
+        return len(response.json())
+
+    before = audit_rows()
     for role, token in TOKENS.items():
         assert data.CollectorSource(clinic_collector, token).role() is Role[role.upper()]
+    assert audit_rows() == before, "asking who a token is reads no case"
 
 
 PLAYBOOK = """\
