@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import math
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from collector.store import Store
 from mining import figures, live
 from mining.filters import Filters
 from mining.registry import compute
+from tests.mining.frames import assert_same
 
 BASE = dt.datetime(2026, 3, 2, 8, 0)
 LIFECYCLES = (
@@ -101,18 +101,6 @@ def _table(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.table(columns, schema=EVENT_SCHEMA)
 
 
-def _same(live_frame: pl.DataFrame, full_frame: pl.DataFrame, what: str) -> None:
-    assert live_frame.columns == full_frame.columns, what
-    assert live_frame.dtypes == full_frame.dtypes, what
-    assert live_frame.height == full_frame.height, (what, live_frame, full_frame)
-    for column in full_frame.columns:
-        for a, b in zip(live_frame[column].to_list(), full_frame[column].to_list(), strict=True):
-            if isinstance(a, float) and isinstance(b, float):
-                assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), (what, column, a, b)
-            else:
-                assert a == b, (what, column, live_frame, full_frame)
-
-
 def _snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
     return {
         table: sorted(con.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
@@ -123,15 +111,15 @@ def _snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]
 def assert_live_equals_full(con: duckdb.DuckDBPyConnection) -> None:
     assert live.in_sync(con)
     for f in FILTERS:
-        _same(live.overview_live(con, f), figures.overview(con, f), f"overview {f}")
-        _same(live.dfg_live(con, f), figures.dfg(con, f), f"dfg {f}")
-        _same(live.queue_summary_live(con, f), figures.queue_summary(con, f), f"queue {f}")
-        _same(live.retry_counts_live(con, f), figures.retry_counts(con, f), f"retry {f}")
+        assert_same(live.overview_live(con, f), figures.overview(con, f), f"overview {f}")
+        assert_same(live.dfg_live(con, f), figures.dfg(con, f), f"dfg {f}")
+        assert_same(live.queue_summary_live(con, f), figures.queue_summary(con, f), f"queue {f}")
+        assert_same(live.retry_counts_live(con, f), figures.retry_counts(con, f), f"retry {f}")
     for f in HOURS:
-        _same(live.retry_counts_live(con, f), figures.retry_counts(con, f), f"retry {f}")
-        _same(live.overview_live(con, f), figures.overview(con, f), f"overview {f}")
+        assert_same(live.retry_counts_live(con, f), figures.retry_counts(con, f), f"retry {f}")
+        assert_same(live.overview_live(con, f), figures.overview(con, f), f"overview {f}")
     late = BASE + dt.timedelta(days=2)
-    _same(
+    assert_same(
         live.queue_summary_live(con, Filters(payer="p1"), late),
         figures.queue_summary(con, Filters(payer="p1"), late),
         "queue at a later time",
@@ -266,7 +254,7 @@ def test_registry_serves_live_figures(tmp_path: Path) -> None:
         store.write([{"events": _table(_rows(9, "a", BASE, 1) + _rows(6, "b", BASE, 20))}])
         con = store.cursor()
         for name in ("overview", "dfg", "queue_summary", "retry_counts"):
-            _same(compute(f"{name}_live", con, {"payer": "p1"}), compute(name, con), name)
+            assert_same(compute(f"{name}_live", con, {"payer": "p1"}), compute(name, con), name)
         con.close()
     finally:
         store.close()
@@ -347,7 +335,7 @@ def test_collector_keeps_live_aggregates(start_collector) -> None:
         live_rows = requests.get(f"{api}/{name}_live", params=params, timeout=10)
         full_rows = requests.get(f"{api}/{name}", params=params, timeout=10)
         assert live_rows.status_code == 200, live_rows.text
-        _same(pl.DataFrame(live_rows.json()), pl.DataFrame(full_rows.json()), name)
+        assert_same(pl.DataFrame(live_rows.json()), pl.DataFrame(full_rows.json()), name)
     overview = requests.get(f"{api}/overview_live", params={"format": "json"}, timeout=10)
     (row,) = overview.json()
     assert (row["cases"], row["events"], row["handoffs"]) == (2, 8, 3)

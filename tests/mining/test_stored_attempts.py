@@ -16,7 +16,6 @@ everything else exactly.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from pathlib import Path
 
 import duckdb
@@ -32,6 +31,7 @@ from collector.transfer import import_file
 from mining import compute, live
 from mining.figures_queue import stored_attempts
 from mining.filters import Filters
+from tests.mining.frames import assert_same
 from tests.mining.test_live_aggregates import BASE, _table, batch_sequences
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,18 +66,6 @@ def _plain_copy(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return plain
 
 
-def _same(fast: pl.DataFrame, full: pl.DataFrame, what: str) -> None:
-    assert fast.columns == full.columns, what
-    assert fast.dtypes == full.dtypes, what
-    assert fast.height == full.height, (what, fast, full)
-    for column in full.columns:
-        for a, b in zip(fast[column].to_list(), full[column].to_list(), strict=True):
-            if isinstance(a, float) and isinstance(b, float):
-                assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), (what, column, a, b)
-            else:
-                assert a == b, (what, column, fast, full)
-
-
 def _assert_item_figures_equal(
     con: duckdb.DuckDBPyConnection, plain: duckdb.DuckDBPyConnection, filters: list[dict]
 ) -> None:
@@ -85,7 +73,9 @@ def _assert_item_figures_equal(
     for values in filters:
         for name, params in cases:
             merged = {**values, **params}
-            _same(compute(name, con, merged), compute(name, plain, merged), f"{name} {merged}")
+            assert_same(
+                compute(name, con, merged), compute(name, plain, merged), f"{name} {merged}"
+            )
 
 
 def _clinic_filters(con: duckdb.DuckDBPyConnection) -> list[dict]:
