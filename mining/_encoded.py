@@ -228,8 +228,7 @@ def _grouped_and_ordered(
     """
     if len(case_hash) < 2:
         return True
-    heads = np.sort(case_hash[head_rows])  # a case seen again later is not contiguous
-    if np.any(heads[1:] == heads[:-1]):
+    if not _all_distinct(case_hash[head_rows]):  # a case seen again later is not contiguous
         return False
     back = np.less(end[1:], end[:-1])
     back[head_rows[1:] - 1] = False
@@ -241,6 +240,33 @@ def _grouped_and_ordered(
     tie[head_rows[1:] - 1] = False
     ties = np.flatnonzero(tie)
     return not np.any(seq[ties + 1] < seq[ties])
+
+
+def _all_distinct(values: np.ndarray) -> bool:
+    """Are the 64-bit ``values`` pairwise distinct? A slot table instead of a sort.
+
+    Each value writes its index into the slot its low bits name; a value whose slot was
+    overwritten shares it with another (the same value, or a neighbour in the table), and
+    only the values in such crowded slots are sorted and compared: a few hundred for the
+    ~57k cases of a million events, where sorting all of them costs four times as long.
+    """
+    n = len(values)
+    if n < 2:
+        return True
+    bits = min(max(int(n - 1).bit_length() + 3, 12), 22)
+    mask = np.int64((1 << bits) - 1)
+    as_int = values.view(np.int64)
+    slots = as_int & mask
+    index = np.arange(n, dtype=np.int32)
+    table = np.empty(1 << bits, dtype=np.int32)  # only slots written here are read back
+    table[slots] = index
+    lost = np.flatnonzero(table[slots] != index)
+    if len(lost) == 0:
+        return True
+    crowded = np.zeros(1 << bits, dtype=bool)
+    crowded[slots[lost]] = True
+    suspects = np.sort(as_int[crowded[slots]])
+    return not bool(np.any(suspects[1:] == suspects[:-1]))
 
 
 # --- directly-follows ----------------------------------------------------------------
