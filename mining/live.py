@@ -58,7 +58,14 @@ from mining import figures
 from mining._sql import query_frame
 from mining.figures_queue import ATTEMPTS_SQL, MARKED_SQL
 from mining.filters import Filters, parse_time
-from mining.views import QUEUE_ARRIVALS, QUEUE_DEPARTURES, instances_cte
+from mining.views import (
+    PAIR_KEY,
+    QUEUE_ARRIVALS,
+    QUEUE_DEPARTURES,
+    fifo_instances_sql,
+    instances_cte,
+    same_key,
+)
 
 _DIMS = "workflow VARCHAR, workflow_version VARCHAR, payer VARCHAR, site VARCHAR"
 _DIM_COLS = "workflow, workflow_version, payer, site"
@@ -123,20 +130,39 @@ def _edges_sql(src: str, mixed: str) -> str:
     The same activity instances as :func:`mining.views.instances_cte`, but each window is
     one sort over all rows with the partition key compared to the neighbour's: DuckDB's
     partitioned windows cost ~4x more over thousands of tiny partitions (a refresh's
-    shape), and the property tests hold the two formulations equal.
+    shape), and the property tests hold the two formulations equal. As there, an end pairs
+    with the row before it unless its key has two starts in a row (overlapping instances):
+    those keys pair again FIFO (:func:`mining.views.fifo_instances_sql`).
     """
+    key = ", ".join(PAIR_KEY)
+    cols = f"case_id, activity, {_DIM_COLS}, ts, seq, lifecycle"
+    after_start = " AND ".join(
+        ["LAG(lifecycle) OVER w = 'started'"]
+        + [f"LAG({c}) OVER w IS NOT DISTINCT FROM {c}" for c in PAIR_KEY]
+    )
+    overlapping = (
+        f"(SELECT {cols}, attempt FROM {src} s SEMI JOIN overlapping o ON "
+        f"{same_key('s', 'o')} WHERE lifecycle IN ('started', 'completed', 'failed'))"
+    )
     return f"""
-        WITH paired AS (
-            SELECT case_id, activity, workflow, workflow_version, payer, site, ts, seq,
-                   lifecycle,
-                   CASE WHEN LAG(lifecycle) OVER w = 'started'
-                             AND LAG(case_id) OVER w IS NOT DISTINCT FROM case_id
-                             AND LAG(activity) OVER w IS NOT DISTINCT FROM activity
-                             AND LAG(attempt) OVER w IS NOT DISTINCT FROM attempt
-                        THEN LAG(ts) OVER w ELSE ts END AS start_ts
-            FROM {src}
-            WHERE lifecycle IN ('started', 'completed', 'failed')
-            WINDOW w AS (ORDER BY case_id, activity, attempt, ts, seq)
+        WITH lagged AS MATERIALIZED (
+            SELECT * FROM (
+                SELECT {cols}, attempt, {after_start} AS after_start, LAG(ts) OVER w AS prev_ts
+                FROM {src}
+                WHERE lifecycle IN ('started', 'completed', 'failed')
+                WINDOW w AS (ORDER BY {key}, ts, seq)
+            )
+            WHERE lifecycle <> 'started' OR after_start
+        ),
+        overlapping AS MATERIALIZED (
+            SELECT DISTINCT {key} FROM lagged WHERE lifecycle = 'started'
+        ),
+        paired AS (
+            SELECT {cols}, CASE WHEN after_start THEN prev_ts ELSE ts END AS start_ts
+            FROM lagged l ANTI JOIN overlapping o ON {same_key("l", "o")}
+            WHERE lifecycle <> 'started'
+            UNION ALL
+            SELECT {cols}, start_ts FROM ({fifo_instances_sql(overlapping)})
         ),
         e AS (
             SELECT case_id, activity AS source, LEAD(activity) OVER w AS target,

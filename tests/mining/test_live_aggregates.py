@@ -39,6 +39,8 @@ LIFECYCLES = (
     "resumed",
     "abandoned",
 )
+#: The lifecycles an activity instance is made of.
+PAIRED = ("started", "started", "completed", "failed")
 
 FILTERS = (
     Filters(),
@@ -54,8 +56,10 @@ HOURS = (
 
 
 @st.composite
-def event_rows(draw: st.DrawFn) -> dict[str, Any]:
-    case = draw(st.sampled_from(["c0", "c1", "c2", "c3", "c4"]))
+def event_rows(draw: st.DrawFn, dense: bool = False) -> dict[str, Any]:
+    """One event; ``dense``: few cases, one step and attempt, only starts and ends, so that
+    instances of one step overlap in a case (start, start, end, end) and pair FIFO."""
+    case = draw(st.sampled_from(["c0", "c1"] if dense else ["c0", "c1", "c2", "c3", "c4"]))
     # Most events carry their case's dimensions; some disagree (a "mixed" case).
     home = int(case[1])
     odd = draw(st.integers(0, 9)) == 0
@@ -65,11 +69,11 @@ def event_rows(draw: st.DrawFn) -> dict[str, Any]:
         "workflow_version": "1",
         "payer": draw(st.sampled_from(["p1", "p2", None])) if odd else f"p{home % 3}",
         "site": f"s{home % 2 + 1}",
-        "activity": draw(st.sampled_from(["intake", "verify", "submit"])),
-        "lifecycle": draw(st.sampled_from(LIFECYCLES)),
+        "activity": draw(st.sampled_from(["verify"] if dense else ["intake", "verify", "submit"])),
+        "lifecycle": draw(st.sampled_from(PAIRED if dense else LIFECYCLES)),
         # Minutes over ten hours: several hour buckets, many ties at equal times.
         "ts": BASE + dt.timedelta(minutes=draw(st.integers(0, 600)) // 7 * 7),
-        "attempt": draw(st.sampled_from([1, 1, 2, None])),
+        "attempt": draw(st.sampled_from([1] if dense else [1, 1, 2, None])),
         "queue": draw(st.sampled_from(["q-intake", "q-verify", None])),
         "due_ts": draw(st.sampled_from([None, BASE + dt.timedelta(hours=3)])),
         "has_seq": draw(st.integers(0, 4)) > 0,
@@ -78,7 +82,8 @@ def event_rows(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def batch_sequences(draw: st.DrawFn) -> list[list[dict[str, Any]]]:
-    rows = draw(st.lists(event_rows(), min_size=1, max_size=40))
+    dense = draw(st.booleans())
+    rows = draw(st.lists(event_rows(dense), min_size=8 if dense else 1, max_size=40))
     for i, row in enumerate(rows):
         row["event_id"] = f"e{i}"
         row["seq"] = i + 1 if row.pop("has_seq") else None
