@@ -302,7 +302,7 @@ def _attempts_sql(src: str) -> str:
 
 
 #: Bumped whenever a table's columns or meaning change: :func:`ensure` then rebuilds them.
-VERSION = 5
+VERSION = 6
 
 
 def ensure(con: duckdb.DuckDBPyConnection) -> bool:
