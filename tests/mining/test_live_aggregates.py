@@ -81,8 +81,11 @@ def event_rows(draw: st.DrawFn, dense: bool = False) -> dict[str, Any]:
 
 
 @st.composite
-def batch_sequences(draw: st.DrawFn) -> list[list[dict[str, Any]]]:
-    dense = draw(st.booleans())
+def batch_sequences(
+    draw: st.DrawFn, overlapping: bool = False
+) -> list[list[dict[str, Any]]]:
+    """Batches of events; ``overlapping``: half the examples dense (see :func:`event_rows`)."""
+    dense = overlapping and draw(st.booleans())
     rows = draw(st.lists(event_rows(dense), min_size=8 if dense else 1, max_size=40))
     for i, row in enumerate(rows):
         row["event_id"] = f"e{i}"
@@ -136,7 +139,7 @@ def assert_live_equals_full(con: duckdb.DuckDBPyConnection) -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(batches=batch_sequences())
+@given(batches=batch_sequences(overlapping=True))
 def test_live_aggregates_equal_full_recomputation(tmp_path: Path, batches) -> None:
     path = tmp_path / f"live-{abs(hash(repr(batches)))}.duckdb"
     store = Store.open(path)
