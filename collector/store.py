@@ -14,8 +14,9 @@ whole table the same anti-join grows with the table (86 ms per 8k-span batch at 
 347 ms at 5M); restricted to the range it stays at 4-8 ms (docs/benchmarks.md).
 
 The same transaction refreshes the live aggregates of the cases its new events touch
-(:func:`mining.live.refresh`), so the dashboard's opening figures read per-case rows instead
-of scanning events, and never see events without their aggregates. Events written around the
+(:func:`mining.live_batch.refresh`: new cases from the inserted rows, known ones recomputed
+from their events), so the dashboard's opening figures read per-case rows instead of
+scanning events, and never see events without their aggregates. Events written around the
 store (an import through a cursor) are noticed by their count and the tables rebuilt
 (docs/live-aggregates.md).
 """
@@ -35,7 +36,7 @@ import pyarrow.compute as pc
 from collector import audit
 from collector._endpoint import connect
 from collector.errors import StoreNotFound
-from mining import live
+from mining import live, live_batch
 from mining.schema import events_ddl
 
 if TYPE_CHECKING:
@@ -121,14 +122,15 @@ ANTI JOIN (
 # The same for events, by ``event_id``; events without ``seq`` (mapped from foreign spans)
 # are numbered in arrival order after the highest ``seq`` seen.
 # ``RETURNING`` hands back exactly the rows inserted (after de-duplication) with their
-# content hashes, computed by DuckDB in bulk, for the audit chain (:mod:`collector.audit`).
+# content hashes, computed by DuckDB in bulk, for the audit chain (:mod:`collector.audit`),
+# and the columns the live refresh computes new cases from (:mod:`mining.live_batch`).
 _INSERT_EVENTS = f"""
 INSERT INTO events BY NAME
 SELECT * EXCLUDE (_ord, seq), coalesce(seq, $base + _ord) AS seq FROM ({{batch}}) b
 ANTI JOIN (
     SELECT event_id FROM events WHERE ts BETWEEN $lo AND $hi OR ($nulls AND ts IS NULL)
 ) e ON e.event_id = b.event_id
-RETURNING event_id, case_id, {audit.content_hash_sql()} AS content_hash
+RETURNING event_id, {live_batch.COLUMNS}, {audit.content_hash_sql()} AS content_hash
 """
 
 _FIRST_COPIES = """
@@ -178,6 +180,9 @@ class Store:
             if live.ensure(con) or not live.in_sync(con):
                 # A file from an older collector, or events written around the store.
                 live.recompute_all(con)
+            # PyArrow loads pandas on its first list cast (~0.3-0.6 s with the GIL held):
+            # pay it here, not in the first group commit, which every sender would wait for.
+            pa.array([], pa.map_(pa.string(), pa.string())).cast(SPAN_ATTRIBUTES)
         except BaseException:
             con.close()
             raise
@@ -297,7 +302,7 @@ class Store:
                         covered += rows.num_rows
                         # The live aggregates of the touched cases, in the same commit.
                         since = None if params["nulls"] else params["lo"]
-                        live.refresh(con, rows.column("case_id"), since)
+                        live_batch.refresh(con, rows, since)
                     else:
                         inserted[step.table] = _scalar(con, step.sql, params or None)
                 finally:

@@ -1,0 +1,105 @@
+"""The live refresh of a batch the collector has just stored, without re-reading new cases.
+
+:func:`mining.live.refresh` keeps the live tables exact with one rule: delete a touched
+case's rows, then compute them again from all of its stored events. For a case the batch
+*creates* (no row in ``live_cases`` yet) that rule does work that cannot change anything:
+there are no rows to delete, and every event of the case is in the batch, so reading them
+back from ``events`` (a semi-join over the table) returns exactly the rows the insert just
+returned. Under OTLP load most cases are new (a trace is usually one request), and for the
+worst shape, a trace per span, every case is.
+
+:func:`refresh` therefore splits the touched cases in one pass over ``live_cases``: new
+cases contribute straight from the inserted rows, and only cases already known take the
+delete-and-recompute path. Both feed one :func:`mining.live._fill`, the same SQL as a full
+recomputation, so the result stays equal to :func:`mining.live.recompute_all` (the property
+tests in ``tests/mining/test_live_aggregates.py`` write through the store and check that).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+
+from mining import live
+
+#: Columns the events insert must return for :func:`refresh` (``RETURNING``).
+COLUMNS = live._EVENT_COLS
+_NAMES = [name.strip() for name in COLUMNS.split(",")]
+
+_SAME_CASE = "{a}.case_id IS NOT DISTINCT FROM {b}.case_id"
+
+# Touched cases, whether ``live_cases`` knows them, and for known ones the earliest start
+# and the count of events without a time (which lift the lower bound of the re-read).
+_CLASSIFY = f"""
+CREATE OR REPLACE TEMP TABLE live_touched AS
+WITH t AS (SELECT DISTINCT case_id FROM live_batch_in),
+     c AS (
+         SELECT case_id, min(start_ts) AS start_ts, sum(untimed) AS untimed
+         FROM live_cases l SEMI JOIN t ON {_SAME_CASE.format(a="l", b="t")}
+         GROUP BY case_id
+     )
+SELECT t.case_id, c.start_ts, c.untimed, c.untimed IS NOT NULL AS known
+FROM t LEFT JOIN c ON {_SAME_CASE.format(a="t", b="c")}
+"""
+
+
+def refresh(
+    con: duckdb.DuckDBPyConnection, inserted: pa.Table, since: datetime | None = None
+) -> None:
+    """Bring the live tables up to date with ``inserted``, the events just stored.
+
+    ``inserted`` holds exactly the rows this transaction inserted (after de-duplication),
+    with every column of :data:`COLUMNS`; ``since`` is the earliest time among the events
+    written (``None``: unknown or untimed), as for :func:`mining.live.refresh`. Call it in
+    the transaction that inserted them, so readers never see events without aggregates.
+    """
+    if inserted.num_rows == 0:
+        return
+    con.register("live_batch_in", inserted.select(_NAMES))
+    try:
+        con.execute(_CLASSIFY)
+        ((known, start, untimed),) = con.execute(
+            "SELECT count(*) FILTER (WHERE known), min(start_ts), coalesce(sum(untimed), 0) "
+            "FROM live_touched"
+        ).fetchall()
+        if not known:
+            # Every touched case is new: its events are the inserted rows, nothing to delete.
+            live._fill(con, "live_batch_in")
+            return
+        lo = None if since is None or untimed else since if start is None else min(since, start)
+        _delete_known(con, lo)
+        bound = "TRUE" if lo is None else "ts >= $lo"
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE live_ev AS
+            SELECT {COLUMNS} FROM live_batch_in b
+            SEMI JOIN (SELECT case_id FROM live_touched WHERE NOT known) t
+              ON {_SAME_CASE.format(a="b", b="t")}
+            UNION ALL
+            SELECT {COLUMNS} FROM events e
+            SEMI JOIN (SELECT case_id FROM live_touched WHERE known) t
+              ON {_SAME_CASE.format(a="e", b="t")}
+            WHERE {bound}""",
+            None if lo is None else {"lo": lo},
+        )
+        live._fill(con, "live_ev")
+    finally:
+        con.unregister("live_batch_in")
+        con.execute("DROP TABLE IF EXISTS live_ev")
+        con.execute("DROP TABLE IF EXISTS live_touched")
+
+
+def _delete_known(con: duckdb.DuckDBPyConnection, lo: datetime | None) -> None:
+    """Delete the rows of the touched cases the live tables already hold.
+
+    ``lo`` bounds every row of those cases from below (see :data:`mining.live._TIME_BOUND`),
+    so DuckDB skips older row groups by their zone maps.
+    """
+    for table in live.DDL:
+        bound = "TRUE" if lo is None else f"{live._TIME_BOUND[table]} >= date_trunc('hour', $lo)"
+        con.execute(
+            f"DELETE FROM {table} USING (SELECT case_id FROM live_touched WHERE known) t "
+            f"WHERE {_SAME_CASE.format(a=table, b='t')} AND {bound}",
+            None if lo is None else {"lo": lo},
+        )
