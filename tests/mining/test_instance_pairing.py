@@ -90,8 +90,14 @@ def pm4py_instances(events: list[Event]) -> Counter[Instance]:
     out: Counter[Instance] = Counter()
     for trace in interval_lifecycle.to_interval(log):
         for event in trace:
-            out[(trace.attributes["concept:name"], event["concept:name"],
-                 event["start_timestamp"], event["time:timestamp"])] += 1
+            out[
+                (
+                    trace.attributes["concept:name"],
+                    event["concept:name"],
+                    event["start_timestamp"],
+                    event["time:timestamp"],
+                )
+            ] += 1
     return out
 
 
@@ -208,8 +214,13 @@ def test_attempts_pair_apart() -> None:
         con.execute(
             "INSERT INTO events (event_id, seq, case_id, activity, attempt, lifecycle, ts) "
             "VALUES ($id, $seq, 'c1', 'a', $attempt, $lifecycle, $ts)",
-            {"id": f"e{seq}", "seq": seq, "attempt": attempt, "lifecycle": lifecycle,
-             "ts": at(minute)},
+            {
+                "id": f"e{seq}",
+                "seq": seq,
+                "attempt": attempt,
+                "lifecycle": lifecycle,
+                "ts": at(minute),
+            },
         )
     got = figures.activity_instances(con).select("attempt", "start_ts", "ts").rows()
     assert sorted(got) == [(1, at(0), at(3)), (2, at(1), at(2))]

@@ -81,9 +81,7 @@ def event_rows(draw: st.DrawFn, dense: bool = False) -> dict[str, Any]:
 
 
 @st.composite
-def batch_sequences(
-    draw: st.DrawFn, overlapping: bool = False
-) -> list[list[dict[str, Any]]]:
+def batch_sequences(draw: st.DrawFn, overlapping: bool = False) -> list[list[dict[str, Any]]]:
     """Batches of events; ``overlapping``: half the examples dense (see :func:`event_rows`)."""
     dense = overlapping and draw(st.booleans())
     rows = draw(st.lists(event_rows(dense), min_size=8 if dense else 1, max_size=40))
