@@ -75,7 +75,7 @@ def serve(settings: CollectorSettings) -> None:
         from alerts.rulefile import load_rules
 
         load_rules(settings.alerts_rules)
-    store = Store.open(settings.db)
+    store = Store.open(settings.db, threads=settings.store_threads())
     config = uvicorn.Config(
         create_app(store, settings),
         host=settings.host,

@@ -84,6 +84,11 @@ class CollectorSettings:
     queue_max_bytes: int = DEFAULT_QUEUE_MAX_BYTES
     queue_max_requests: int = DEFAULT_QUEUE_MAX_REQUESTS
     group_max_rows: int = DEFAULT_GROUP_MAX_ROWS
+    #: DuckDB's threads in the collector process; None = the cores the decode workers leave
+    #: (at least one). A group commit is ~15 small statements: a second DuckDB thread mostly
+    #: coordinates, and competes with decoding for the same cores (docs/benchmarks.md).
+    #: Reads through the query API share these threads.
+    duckdb_threads: int | None = None
     #: Seconds a sender is asked to wait after a 503.
     retry_after_s: int = 1
     #: Key that signs audit checkpoints at prune time; None = a key file beside the
@@ -114,6 +119,19 @@ class CollectorSettings:
             raise ConfigError("setting 'alerts_clock' must be wall or simulation")
         if self.decode_workers < 0:
             raise ConfigError("setting 'decode_workers' must be 0 (decode in-process) or more")
+        if self.duckdb_threads is not None and self.duckdb_threads < 1:
+            raise ConfigError("setting 'duckdb_threads' must be at least 1")
+
+    def store_threads(self) -> int:
+        """DuckDB threads for the store: the setting, or the cores decoding leaves free.
+
+        Example:
+            >>> CollectorSettings(decode_workers=2).store_threads() >= 1
+            True
+        """
+        if self.duckdb_threads is not None:
+            return self.duckdb_threads
+        return max(1, (os.cpu_count() or 1) - self.decode_workers)
 
 
 def parse_grants(raw: Any) -> tuple[Grant, ...]:

@@ -164,12 +164,20 @@ class Store:
         self._live_events = _scalar(con, "SELECT count(*) FROM events")
 
     @classmethod
-    def open(cls, path: Path) -> Store:
-        """Open (creating if needed) the file and its tables; :class:`DatabaseLocked` if held."""
+    def open(cls, path: Path, *, threads: int | None = None) -> Store:
+        """Open (creating if needed) the file and its tables; :class:`DatabaseLocked` if held.
+
+        ``threads`` caps DuckDB's threads for this file (None: DuckDB's default, one per
+        core). The collector passes the cores its decode workers leave: a group commit is
+        many small statements, and on two cores with two workers a second DuckDB thread
+        costs the main process ~20% more CPU for slower commits (docs/benchmarks.md).
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         con = connect(path, read_only=False)
         try:
+            if threads is not None:
+                con.execute(f"SET threads = {int(threads)}")
             for ddl in (_SPANS_DDL, events_ddl(), _LOG_RECORDS_DDL, _METRICS_DDL):
                 con.execute(ddl)
             con.execute(_AUDIT_READS_DDL)

@@ -254,3 +254,12 @@ def test_live_tables_of_new_and_known_cases_equal_a_full_recomputation(store: St
 
 _STEPS = ("enqueued", "started", "completed")
 
+
+def test_store_threads_caps_duckdb_threads(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "threads.duckdb", threads=1)
+    try:
+        cur = store.cursor()
+        assert cur.execute("SELECT current_setting('threads')").fetchall() == [(1,)]
+        cur.close()
+    finally:
+        store.close()
