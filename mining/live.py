@@ -327,12 +327,16 @@ def ensure(con: duckdb.DuckDBPyConnection) -> bool:
     return not current or not set(DDL) <= existing
 
 
-def _fill(con: duckdb.DuckDBPyConnection, src: str) -> None:
+def _fill(con: duckdb.DuckDBPyConnection, src: str, skip: Iterable[str] = ()) -> None:
+    """Insert the rows of every case in ``src``; ``skip``: tables ``src`` gives no rows
+    (:func:`mining.live_batch.empty_tables` decides from the rules of the SQL above)."""
     sql = _compute_sql(src)
+    skipped = set(skip)
     con.execute(f"CREATE OR REPLACE TEMP TABLE live_slices AS {sql['live_slices']}")
     try:
         for table in DDL:
-            con.execute(f"INSERT INTO {table} BY NAME {sql[table]}")
+            if table not in skipped:
+                con.execute(f"INSERT INTO {table} BY NAME {sql[table]}")
     finally:
         con.execute("DROP TABLE IF EXISTS live_slices")
 

@@ -23,6 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from mining import live
+from mining.views import QUEUE_ARRIVALS
 
 #: Columns the events insert must return for :func:`refresh` (``RETURNING``).
 COLUMNS = live._EVENT_COLS
@@ -66,7 +67,7 @@ def refresh(
         ).fetchall()
         if not known:
             # Every touched case is new: its events are the inserted rows, nothing to delete.
-            live._fill(con, "live_batch_in")
+            live._fill(con, "live_batch_in", empty_tables(con, "live_batch_in"))
             return
         lo = None if since is None or untimed else since if start is None else min(since, start)
         _delete_known(con, lo)
@@ -83,11 +84,35 @@ def refresh(
             WHERE {bound}""",
             None if lo is None else {"lo": lo},
         )
-        live._fill(con, "live_ev")
+        live._fill(con, "live_ev", empty_tables(con, "live_ev"))
     finally:
         con.unregister("live_batch_in")
         con.execute("DROP TABLE IF EXISTS live_ev")
         con.execute("DROP TABLE IF EXISTS live_touched")
+
+
+def empty_tables(con: duckdb.DuckDBPyConnection, src: str) -> list[str]:
+    """Live tables that cannot get a row from the cases in ``src`` (all of their events).
+
+    Planning each table's statement costs a few milliseconds whatever the rows, so a batch
+    skips the ones that would insert nothing: ``live_edges`` and ``live_handoffs`` follow one
+    instance end (``completed``/``failed``) by the next in the same case, so need a case with
+    two; ``live_open`` holds queue arrivals only. Traces of one span (a request, a health
+    check) are cases with one end each.
+    """
+    ((ends, arrivals),) = con.execute(
+        f"""SELECT coalesce(max(ends), 0), coalesce(sum(arrivals), 0) FROM (
+            SELECT count(*) FILTER (WHERE lifecycle IN ('completed', 'failed')) AS ends,
+                   count(*) FILTER (WHERE lifecycle IN ({_in_list(QUEUE_ARRIVALS)}))
+                       AS arrivals
+            FROM {src} GROUP BY case_id)"""
+    ).fetchall()
+    empty = [] if ends > 1 else ["live_edges", "live_handoffs"]
+    return empty if arrivals else [*empty, "live_open"]
+
+
+def _in_list(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
 
 
 def _delete_known(con: duckdb.DuckDBPyConnection, lo: datetime | None) -> None:

@@ -225,9 +225,10 @@ def _live_snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[objec
 
 
 def test_live_tables_of_new_and_known_cases_equal_a_full_recomputation(store: Store, otlp) -> None:
-    """New cases are summed from the inserted rows, known ones recomputed from their events:
-    a batch mixing both (with a duplicate and a late event of a known case) must leave the
-    live tables exactly as a rebuild from every stored event would."""
+    """New cases are summed from the inserted rows, known ones recomputed from their events,
+    and tables no case can add to are skipped: batches mixing these (with a duplicate and a
+    late event of a known case) must leave the live tables exactly as a rebuild from every
+    stored event would."""
     first = [otlp.work_item(f"a{i}", i, lc, minutes=10 + i) for i, lc in enumerate(_STEPS)]
     store.write([{"events": decode_logs(otlp.logs_body(first))[0]}])
     second = [
@@ -240,10 +241,19 @@ def test_live_tables_of_new_and_known_cases_equal_a_full_recomputation(store: St
     ]
     inserted = store.write([{"events": decode_logs(otlp.logs_body(second))[0]}])
     assert inserted["events"] == 1 + len(_STEPS)
+    # Each case has one instance so far: no edges, and the refresh skipped their statements.
+    # A second step of case_a makes its first edge and handoff.
+    third = [
+        otlp.work_item(f"s{i}", 30 + i, lc, step="submit", minutes=40 + i)
+        for i, lc in enumerate(_STEPS)
+    ]
+    store.write([{"events": decode_logs(otlp.logs_body(third))[0]}])
     cur = store.cursor()
     try:
         incremental = _live_snapshot(cur)
         assert {row[0] for row in incremental["live_cases"]} == {"case_a", "case_b"}
+        assert [row[0] for row in incremental["live_edges"]] == ["case_a"]
+        assert [row[0] for row in incremental["live_handoffs"]] == ["case_a"]
         cur.begin()
         live.recompute_all(cur)
         assert _live_snapshot(cur) == incremental
