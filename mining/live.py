@@ -56,7 +56,7 @@ import pyarrow as pa
 
 from mining import figures
 from mining._sql import query_frame
-from mining.figures_queue import ATTEMPTS_SQL, MARKED_SQL
+from mining.figures_queue import ATTEMPTS_SQL
 from mining.filters import Filters, parse_time
 from mining.views import (
     PAIR_KEY,
@@ -290,7 +290,7 @@ def _attempts_sql(src: str) -> str:
     """
     return f"""
         SELECT * FROM (
-            WITH marked AS ({MARKED_SQL.format(src=src, where="TRUE")}),
+            WITH marked AS ({_marked_sql(src)}),
                  a AS ({ATTEMPTS_SQL})
             SELECT a.*, p.workflow_version,
                    LEAD(a.arrival) OVER w AS next_arrival, LEAD(a.wait_s) OVER w AS next_wait_s
@@ -299,6 +299,47 @@ def _attempts_sql(src: str) -> str:
             WINDOW w AS (PARTITION BY a.case_id, a.activity, a.item_no
                          ORDER BY a.first_ts, a.first_seq)
         )"""
+
+
+def _marked_sql(src: str) -> str:
+    """:data:`mining.figures_queue.MARKED_SQL` over all of ``src``, each window one sort over
+    all rows with the neighbour's step compared, as in :func:`_edges_sql`: ``item_no`` is a
+    running count over the whole sort minus its value where the step's rows begin. The item
+    figures' property tests hold stored and computed attempts equal
+    (``tests/mining/test_stored_attempts.py``); a ``NULL`` new-item flag counts 0, so rows
+    the original numbers ``NULL`` get 0, and both leave ``attempts`` (``item_no > 0``).
+    """
+    step = "ORDER BY case_id, activity, ts, seq"
+    return f"""
+        SELECT * EXCLUDE (first, running, base),
+               CAST(running - max(base) OVER (w ROWS UNBOUNDED PRECEDING) AS BIGINT) AS item_no
+        FROM (
+            SELECT *, CASE WHEN first THEN running - CAST(new_item AS INTEGER) END AS base
+            FROM (
+                SELECT *, sum(CAST(new_item AS INTEGER)) OVER (w ROWS UNBOUNDED PRECEDING)
+                              AS running
+                FROM (
+                    SELECT case_id, activity, lifecycle, ts, seq, attempt, queue, workflow,
+                           payer, site, due_ts, outcome, resource, resource_kind, error_type,
+                           exception_type, span_id, first,
+                           coalesce(lifecycle = 'enqueued'
+                               OR (lifecycle IN ('started', 'completed', 'failed')
+                                   AND coalesce(CASE WHEN NOT first THEN prev_lifecycle END,
+                                                'completed') IN ('completed', 'resumed')),
+                               FALSE) AS new_item
+                    FROM (
+                        SELECT *, LAG(lifecycle) OVER w AS prev_lifecycle,
+                               NOT (LAG(case_id) OVER w IS NOT DISTINCT FROM case_id
+                                    AND LAG(activity) OVER w IS NOT DISTINCT FROM activity)
+                                   AS first
+                        FROM {src} WHERE activity IS NOT NULL
+                        WINDOW w AS ({step})
+                    )
+                )
+                WINDOW w AS ({step})
+            )
+        )
+        WINDOW w AS ({step})"""
 
 
 #: Bumped whenever a table's columns or meaning change: :func:`ensure` then rebuilds them.
