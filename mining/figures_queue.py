@@ -50,47 +50,60 @@ _ENDS = "('completed', 'failed', 'abandoned', 'resumed')"
 #: Lifecycles of work done by a resource (who did the attempt).
 _WORK = "('started', 'completed', 'failed', 'resumed')"
 
-#: ``marked``: events of a step with the number of the item they belong to. Only the columns
-#: the item figures read are carried through the window's sort (not the attributes map,
-#: which halves its cost).
-MARKED_SQL = """
+#: The order of events within a step, total wherever ``event_id`` is unique (the collector's
+#: store; files it exported): ``(ts, seq)`` alone leaves ties where ``seq`` repeats or is
+#: ``NULL`` at equal times, and then which row counts as first or last, and even an item's
+#: number, could change from one run to the next. ``NULL``\ s sort last, as in the
+#: ``(ts, seq)`` structs the instance views compare. Frames and imported files number ``seq``
+#: by row order, so for them the trailing ``event_id`` never decides anything.
+EVENT_ORDER = "ts, seq, event_id"
+
+#: ``marked``: events of a step with the number of the item they belong to, and ``pos``, their
+#: place in the step's :data:`EVENT_ORDER`: the aggregates of ``attempts`` take "first" and
+#: "last" by it (one integer instead of a struct per aggregate), and any numbering in that
+#: order serves as well (:func:`mining.live._marked_sql` numbers all steps in one sort).
+#: Only the columns the item figures read are carried through the window's sort (not the
+#: attributes map, which halves its cost).
+MARKED_SQL = f"""
     SELECT *, CAST(sum(CAST(new_item AS INTEGER)) OVER (
-                  PARTITION BY case_id, activity ORDER BY ts, seq
+                  PARTITION BY case_id, activity ORDER BY pos
                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT) AS item_no
     FROM (
         SELECT case_id, activity, lifecycle, ts, seq, attempt, queue, workflow, payer, site,
                due_ts, outcome, resource, resource_kind, error_type, exception_type, span_id,
+               row_number() OVER w AS pos,
                lifecycle = 'enqueued'
                OR (lifecycle IN ('started', 'completed', 'failed')
-                   AND coalesce(LAG(lifecycle) OVER (
-                           PARTITION BY case_id, activity ORDER BY ts, seq),
-                       'completed') IN ('completed', 'resumed')) AS new_item
-        FROM {src} WHERE activity IS NOT NULL AND {where}
+                   AND coalesce(LAG(lifecycle) OVER w, 'completed')
+                       IN ('completed', 'resumed')) AS new_item
+        FROM {{src}} WHERE activity IS NOT NULL AND {{where}}
+        WINDOW w AS (PARTITION BY case_id, activity ORDER BY {EVENT_ORDER})
     )
 """
 
-#: ``attempts``: one row per attempt (and per stay on the workbench) at an item.
+#: ``attempts``: one row per attempt (and per stay on the workbench) at an item. Its
+#: workflow, payer and site are those of its first event: a step's events may disagree on
+#: them, and any one of them (``any_value``) could differ between two runs, or between the
+#: stored rows and a computation.
 ATTEMPTS_SQL = f"""
     SELECT case_id, activity, item_no, attempt, queue,
-           any_value(workflow) AS workflow, any_value(payer) AS payer,
-           any_value(site) AS site, max(due_ts) AS due_ts,
+           arg_min(workflow, pos) AS workflow, arg_min(payer, pos) AS payer,
+           arg_min(site, pos) AS site, max(due_ts) AS due_ts,
            min(ts) AS first_ts, min(seq) AS first_seq,
-           arg_min(lifecycle, (ts, seq)) FILTER (WHERE lifecycle IN {ARRIVALS}) AS arrival,
+           arg_min(lifecycle, pos) FILTER (WHERE lifecycle IN {ARRIVALS}) AS arrival,
            min(ts) FILTER (WHERE lifecycle IN {ARRIVALS}) AS wait_start,
            min(ts) FILTER (WHERE lifecycle IN {DEPARTURES}) AS wait_end,
            coalesce(min(ts) FILTER (WHERE lifecycle IN {DEPARTURES}),
                     min(ts) FILTER (WHERE lifecycle IN {_ENDS})) AS service_start,
            max(ts) FILTER (WHERE lifecycle IN {_ENDS}) AS service_end,
-           arg_max(lifecycle, (ts, seq)) FILTER (WHERE lifecycle IN {_ENDS}) AS result,
-           arg_max(outcome, (ts, seq)) FILTER (WHERE lifecycle IN {_ENDS}) AS outcome,
-           arg_max(resource, (ts, seq)) FILTER (WHERE lifecycle IN {_WORK}) AS resource,
-           arg_max(resource_kind, (ts, seq)) FILTER (WHERE lifecycle IN {_WORK})
-               AS resource_kind,
-           arg_max(error_type, (ts, seq)) FILTER (WHERE lifecycle = 'failed') AS error_type,
-           arg_max(exception_type, (ts, seq)) FILTER (WHERE lifecycle IN {_ENDS})
-               AS exception_type,
-           coalesce(arg_min(span_id, (ts, seq)) FILTER (WHERE lifecycle IN {DEPARTURES}),
-                    arg_min(span_id, (ts, seq))) AS span_id,
+           arg_max(lifecycle, pos) FILTER (WHERE lifecycle IN {_ENDS}) AS result,
+           arg_max(outcome, pos) FILTER (WHERE lifecycle IN {_ENDS}) AS outcome,
+           arg_max(resource, pos) FILTER (WHERE lifecycle IN {_WORK}) AS resource,
+           arg_max(resource_kind, pos) FILTER (WHERE lifecycle IN {_WORK}) AS resource_kind,
+           arg_max(error_type, pos) FILTER (WHERE lifecycle = 'failed') AS error_type,
+           arg_max(exception_type, pos) FILTER (WHERE lifecycle IN {_ENDS}) AS exception_type,
+           coalesce(arg_min(span_id, pos) FILTER (WHERE lifecycle IN {DEPARTURES}),
+                    arg_min(span_id, pos)) AS span_id,
            epoch(wait_end - wait_start) AS wait_s,
            epoch(service_end - service_start) AS service_s
     FROM marked
@@ -107,9 +120,16 @@ ATTEMPT_COLUMNS = (
     "resource, resource_kind, error_type, exception_type, span_id, wait_s, service_s"
 )
 
-#: ``items``: one row per work item; ``done_ts`` is when an attempt completed or was resumed.
-ITEMS_SQL = """
-    SELECT case_id, activity, item_no, any_value(workflow) AS workflow,
+#: The order of an item's attempts: by their first event, then by attempt and queue, which
+#: tell the attempts of one item apart (``attempts``' group key), so ties in time and ``seq``
+#: still order them the same way on every run and from stored rows as from events.
+ATTEMPT_ORDER = "first_ts, first_seq, attempt, queue"
+
+#: ``items``: one row per work item; ``done_ts`` is when an attempt completed or was resumed,
+#: ``workflow`` that of its first attempt (:data:`ATTEMPT_ORDER`).
+ITEMS_SQL = f"""
+    SELECT case_id, activity, item_no,
+           arg_min(workflow, ({ATTEMPT_ORDER})) AS workflow,
            min(wait_start) AS enqueued_ts, max(due_ts) AS due_ts,
            min(service_end) FILTER (WHERE result IN ('completed', 'resumed')) AS done_ts,
            count(*) FILTER (WHERE result IS NOT NULL AND result <> 'resumed') AS attempts
@@ -178,10 +198,10 @@ def item_ctes(
 
 
 #: ``tried``: ``attempts`` with what came next for the same item (``retried``, ``escalated``).
-TRIED_SQL = """
+TRIED_SQL = f"""
     SELECT *, LEAD(arrival) OVER w AS next_arrival, LEAD(wait_s) OVER w AS next_wait_s
     FROM attempts
-    WINDOW w AS (PARTITION BY case_id, activity, item_no ORDER BY first_ts, first_seq)
+    WINDOW w AS (PARTITION BY case_id, activity, item_no ORDER BY {ATTEMPT_ORDER})
 """
 
 
@@ -393,7 +413,7 @@ def case_timeline(
                wait_start, wait_end, wait_s, service_start, service_end, service_s,
                result, outcome, resource, resource_kind, exception_type, error_type, span_id
         FROM attempts WHERE case_id = $case_id
-        ORDER BY first_ts, first_seq
+        ORDER BY first_ts, first_seq, activity, item_no, attempt, queue
     """
     sql, params = with_views(body, filters, ctes=item_ctes(where="case_id = $case_id"))
     return run(con, sql, {**params, "case_id": case_id})

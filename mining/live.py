@@ -56,7 +56,7 @@ import pyarrow as pa
 
 from mining import figures
 from mining._sql import query_frame
-from mining.figures_queue import ATTEMPTS_SQL
+from mining.figures_queue import ATTEMPT_ORDER, ATTEMPTS_SQL, EVENT_ORDER
 from mining.filters import Filters, parse_time
 from mining.views import (
     PAIR_KEY,
@@ -112,9 +112,10 @@ _TIME_BOUND = {
     "live_handoffs": "first_ts",
 }
 
-# Columns a refresh copies out of ``events`` (never the attribute map).
+# Columns a refresh copies out of ``events`` (never the attribute map); ``event_id`` is the
+# last key of :data:`mining.figures_queue.EVENT_ORDER`.
 _EVENT_COLS = (
-    "case_id, workflow, workflow_version, payer, site, activity, lifecycle, ts, seq, "
+    "event_id, case_id, workflow, workflow_version, payer, site, activity, lifecycle, ts, seq, "
     "attempt, queue, due_ts, resource, resource_kind, exception_type, error_type, outcome, "
     "span_id"
 )
@@ -272,9 +273,11 @@ def _handoffs_sql(src: str) -> str:
 def _steps_sql(src: str) -> str:
     """Per case and step: the step's workflow version, and whether its events disagree on
     workflow, version, payer or site (``mixed``): a filter on those then keeps only part of
-    the step's events, and its items are numbered differently than over all of them."""
+    the step's events, and its items are numbered differently than over all of them. The
+    version is the step's first event's (:data:`mining.figures_queue.EVENT_ORDER`), so a mixed
+    step stores the same one on every rebuild."""
     return f"""
-        SELECT case_id, activity, any_value(workflow_version) AS workflow_version,
+        SELECT case_id, activity, arg_min(workflow_version, ({EVENT_ORDER})) AS workflow_version,
                count(DISTINCT {{'w': workflow, 'v': workflow_version, 'p': payer,
                                 's': site}}) > 1 AS mixed
         FROM {src} WHERE activity IS NOT NULL GROUP BY case_id, activity"""
@@ -297,7 +300,7 @@ def _attempts_sql(src: str) -> str:
             FROM a JOIN ({_steps_sql(src)}) p
               ON a.case_id IS NOT DISTINCT FROM p.case_id AND a.activity = p.activity
             WINDOW w AS (PARTITION BY a.case_id, a.activity, a.item_no
-                         ORDER BY a.first_ts, a.first_seq)
+                         ORDER BY {", ".join(f"a.{c}" for c in ATTEMPT_ORDER.split(", "))})
         )"""
 
 
@@ -308,8 +311,13 @@ def _marked_sql(src: str) -> str:
     figures' property tests hold stored and computed attempts equal
     (``tests/mining/test_stored_attempts.py``); a ``NULL`` new-item flag counts 0, so rows
     the original numbers ``NULL`` get 0, and both leave ``attempts`` (``item_no > 0``).
+
+    ``pos`` numbers all rows in the first sort, whose order within a step is the step's
+    :data:`~mining.figures_queue.EVENT_ORDER` (total, like the original's), so the later
+    windows sort one integer, and ``attempts`` takes first and last events by it as the
+    original does by its per-step numbering: both order a step's rows alike.
     """
-    step = "ORDER BY case_id, activity, ts, seq"
+    step = f"ORDER BY case_id, activity, {EVENT_ORDER}"
     return f"""
         SELECT * EXCLUDE (first, running, base),
                CAST(running - max(base) OVER (w ROWS UNBOUNDED PRECEDING) AS BIGINT) AS item_no
@@ -321,7 +329,7 @@ def _marked_sql(src: str) -> str:
                 FROM (
                     SELECT case_id, activity, lifecycle, ts, seq, attempt, queue, workflow,
                            payer, site, due_ts, outcome, resource, resource_kind, error_type,
-                           exception_type, span_id, first,
+                           exception_type, span_id, first, pos,
                            coalesce(lifecycle = 'enqueued'
                                OR (lifecycle IN ('started', 'completed', 'failed')
                                    AND coalesce(CASE WHEN NOT first THEN prev_lifecycle END,
@@ -331,19 +339,20 @@ def _marked_sql(src: str) -> str:
                         SELECT *, LAG(lifecycle) OVER w AS prev_lifecycle,
                                NOT (LAG(case_id) OVER w IS NOT DISTINCT FROM case_id
                                     AND LAG(activity) OVER w IS NOT DISTINCT FROM activity)
-                                   AS first
+                                   AS first,
+                               row_number() OVER w AS pos
                         FROM {src} WHERE activity IS NOT NULL
                         WINDOW w AS ({step})
                     )
                 )
-                WINDOW w AS ({step})
+                WINDOW w AS (ORDER BY pos)
             )
         )
-        WINDOW w AS ({step})"""
+        WINDOW w AS (ORDER BY pos)"""
 
 
 #: Bumped whenever a table's columns or meaning change: :func:`ensure` then rebuilds them.
-VERSION = 6
+VERSION = 7
 
 
 def ensure(con: duckdb.DuckDBPyConnection) -> bool:

@@ -25,9 +25,10 @@ import pyarrow as pa
 from mining import live
 from mining.views import QUEUE_ARRIVALS
 
-#: Columns the events insert must return for :func:`refresh` (``RETURNING``).
-COLUMNS = live._EVENT_COLS
-_NAMES = [name.strip() for name in COLUMNS.split(",")]
+#: Columns the events insert must return for :func:`refresh` (``RETURNING``) after
+#: ``event_id``, which it returns first anyway (the audit chain's key).
+COLUMNS = live._EVENT_COLS.removeprefix("event_id, ")
+_NAMES = [name.strip() for name in live._EVENT_COLS.split(",")]
 
 _SAME_CASE = "{a}.case_id IS NOT DISTINCT FROM {b}.case_id"
 
@@ -52,9 +53,10 @@ def refresh(
     """Bring the live tables up to date with ``inserted``, the events just stored.
 
     ``inserted`` holds exactly the rows this transaction inserted (after de-duplication),
-    with every column of :data:`COLUMNS`; ``since`` is the earliest time among the events
-    written (``None``: unknown or untimed), as for :func:`mining.live.refresh`. Call it in
-    the transaction that inserted them, so readers never see events without aggregates.
+    with ``event_id`` and every column of :data:`COLUMNS`; ``since`` is the earliest time
+    among the events written (``None``: unknown or untimed), as for
+    :func:`mining.live.refresh`. Call it in the transaction that inserted them, so readers
+    never see events without aggregates.
     """
     if inserted.num_rows == 0:
         return
@@ -74,11 +76,11 @@ def refresh(
         bound = "TRUE" if lo is None else "ts >= $lo"
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE live_ev AS
-            SELECT {COLUMNS} FROM live_batch_in b
+            SELECT {live._EVENT_COLS} FROM live_batch_in b
             SEMI JOIN (SELECT case_id FROM live_touched WHERE NOT known) t
               ON {_SAME_CASE.format(a="b", b="t")}
             UNION ALL
-            SELECT {COLUMNS} FROM events e
+            SELECT {live._EVENT_COLS} FROM events e
             SEMI JOIN (SELECT case_id FROM live_touched WHERE known) t
               ON {_SAME_CASE.format(a="e", b="t")}
             WHERE {bound}""",

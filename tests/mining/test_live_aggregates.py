@@ -233,6 +233,32 @@ def test_events_written_around_the_store_are_picked_up(tmp_path: Path) -> None:
         store.close()
 
 
+def test_a_file_of_the_previous_layout_is_rebuilt_on_open(tmp_path: Path) -> None:
+    """Stored rows of an older ``VERSION`` (layout 6 numbered tied events and picked a step's
+    workflow as they came) are dropped and computed again when the store opens the file."""
+    path = tmp_path / "older.duckdb"
+    store = Store.open(path)
+    try:
+        store.write([{"events": _table(_rows(9, "a", BASE, 1))}])
+    finally:
+        store.close()
+    raw = duckdb.connect(str(path))
+    raw.execute("UPDATE live_meta SET version = $v", {"v": live.VERSION - 1})
+    raw.execute("UPDATE live_attempts SET workflow = 'stale'")
+    raw.close()
+    store = Store.open(path)
+    try:
+        con = store.cursor()
+        assert con.execute("SELECT max(version) FROM live_meta").fetchall() == [(live.VERSION,)]
+        assert live.attempts_ready(con)
+        workflows = con.execute("SELECT DISTINCT workflow FROM live_attempts").fetchall()
+        assert workflows == [("w1",)]
+        assert_live_equals_full(con)
+        con.close()
+    finally:
+        store.close()
+
+
 def test_prune_recomputes_the_cases_it_cuts(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "prune.duckdb")
     try:
