@@ -122,7 +122,7 @@ _EXECUTIONS = """
 """
 
 _SEGMENTS = """
-    SELECT case_id, any_value(workflow) AS workflow,
+    SELECT case_id, arg_min(workflow, (ts, seq)) AS workflow,
            arg_max(workflow_version, (ts, seq)) AS workflow_version,
            min(ts) AS start_ts, max(ts) AS end_ts,
            CASE

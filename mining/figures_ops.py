@@ -240,8 +240,8 @@ def handover(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> 
         [('ann', 'bot1', 1, 0.5), ('bot1', 'ann', 1, 0.5)]
     """
     body = """
-        SELECT source, target, any_value(source_kind) AS source_kind,
-               any_value(target_kind) AS target_kind, count(*) AS handovers,
+        SELECT source, target, min(source_kind) AS source_kind,
+               min(target_kind) AS target_kind, count(*) AS handovers,
                count(*) / sum(count(*)) OVER () AS share
         FROM (
             SELECT resource AS source, resource_kind AS source_kind,
