@@ -20,6 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -35,6 +39,9 @@ INSTANCE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 _MICROS = 1_000_000.0
+# Below this many rows a kernel runs on one thread: a second one costs more than it saves.
+_SPLIT = 65_536
+_T = TypeVar("_T")
 # A dense K x K counting array is fastest up to this many activities; beyond, np.unique.
 _DENSE_LIMIT = 2048
 
@@ -142,23 +149,34 @@ class Encoded:
 def encode(instances: pl.DataFrame) -> Encoded:
     """Encode an instance frame (columns of :data:`INSTANCE_SCHEMA`).
 
-    Cases are told apart by a 64-bit hash of their id (two ids of one log sharing a hash are
-    as likely as ~1e-9 at a million cases). The frame is sorted by case then ``(ts, seq)``
-    only if it is not already so grouped (files and Baton's store usually are), which saves
-    the most expensive step; a sort groups cases by hash, an order no figure depends on.
+    A frame already grouped by case in ``(ts, seq)`` order (files and Baton's store usually
+    are) is used as it is, which saves the most expensive step: one compiled pass over the
+    case ids finds the case heads and checks the order, comparing ids of up to 12 bytes
+    exactly through their Arrow string views and longer ones (or any column with nulls)
+    through a 64-bit hash (two ids of one log sharing one are as likely as ~1e-9 at a
+    million cases). Otherwise the frame is sorted by case hash then ``(ts, seq)``, an order
+    no figure depends on.
     """
+    kernels = _compiled()
     case = instances.get_column("case_id").cast(pl.String)
     start = instances.get_column("start_ts").dt.epoch("us").to_numpy()
     end = instances.get_column("ts").dt.epoch("us").to_numpy()
     seq_column = instances.get_column("seq").cast(pl.Int64)
     # A frame's own row numbers (and any filter of them) carry Polars' sorted flag.
-    seq_ascending = seq_column.flags["SORTED_ASC"] and not seq_column.null_count()
+    check_seq = not (seq_column.flags["SORTED_ASC"] and not seq_column.null_count())
     seq = seq_column.to_numpy()
-    case_hash = case.hash(seed=0).to_numpy()
-    head = _heads(case_hash)
-    head_rows = np.flatnonzero(head)
+    keys = _string_keys(case)
+    case_hash = None
+    status, bounds = kernels.LONG, None
+    if keys is not None:
+        status, bounds = _scan(keys, end, seq, check_seq)
+    if status == kernels.LONG:
+        case_hash = case.hash(seed=0).to_numpy()
+        status, bounds = _scan(case_hash.reshape(-1, 1), end, seq, check_seq)
     order = None
-    if not _grouped_and_ordered(case_hash, head_rows, end, seq, seq_ascending):
+    if status != kernels.OK:
+        if case_hash is None:
+            case_hash = case.hash(seed=0).to_numpy()
         order = (
             pl.DataFrame({"h": case_hash, "end": end, "seq": seq})
             .select(pl.arg_sort_by(["h", "end", "seq"], maintain_order=True))
@@ -166,16 +184,110 @@ def encode(instances: pl.DataFrame) -> Encoded:
             .to_numpy()
         )
         case_hash, start, end = case_hash[order], start[order], end[order]
-        head = _heads(case_hash)
-        head_rows = np.flatnonzero(head)
+        bounds = np.append(np.flatnonzero(_heads(case_hash)), len(end)).astype(np.int64)
     return Encoded(
         case_column=case,
-        bounds=np.append(head_rows, len(head)).astype(np.int64),
+        bounds=bounds,
         start=start,
         end=end,
         activity_column=instances.get_column("activity").cast(pl.String),
         source_rows=order,
     )
+
+
+def _scan(
+    keys: np.ndarray, end: np.ndarray, seq: np.ndarray, check_seq: bool
+) -> tuple[int, np.ndarray]:
+    """``(status, bounds)``: are the rows grouped by case key in ``(end, seq)`` order, and
+    where do cases start (see :func:`mining._kernels.scan_cases`)?
+
+    A million rows are scanned as two halves on both cores (the scan waits on memory more
+    than it computes: 2.2 ms on one core, 1.4 on two); the halves are joined here, where a
+    run may continue across them. Case keys that neither rise nor fall go through a table.
+    """
+    kernels = _compiled()
+    n = len(end)
+
+    def part(low: int, high: int) -> tuple[int, np.ndarray, bool, bool]:
+        scanned: tuple[int, np.ndarray, bool, bool] = kernels.scan_cases(
+            keys[low:high], end[low:high], seq[low:high], check_seq
+        )
+        return scanned
+
+    if n < _SPLIT:
+        status, bounds, rising, falling = part(0, n)
+        if status != kernels.OK:
+            return status, bounds
+        heads = bounds[:-1]
+    else:
+        half = n // 2
+        (first, a, rising, falling), (second, b, rise_b, fall_b) = _both_halves(part, n)
+        if kernels.LONG in (first, second):
+            return kernels.LONG, a
+        if kernels.NO in (first, second):
+            return kernels.NO, a
+        later = b[:-1] + half
+        if (keys[half] == keys[half - 1]).all():  # a case runs on across the halves
+            tie = end[half] == end[half - 1] and check_seq and seq[half] < seq[half - 1]
+            if end[half] < end[half - 1] or tie:
+                return kernels.NO, a
+            later = later[1:]
+        if len(later):
+            up = keys[later[0]].tobytes() > keys[a[-2]].tobytes()  # as the kernel orders
+            rising, falling = rising and rise_b and up, falling and fall_b and not up
+        heads = np.concatenate([a[:-1], later])
+        bounds = np.append(heads, n)
+    if not (rising or falling) and not kernels.distinct_rows(keys, heads):
+        return kernels.NO, bounds  # a case seen again later: not grouped
+    return kernels.OK, bounds
+
+
+def _both_halves(call: Callable[[int, int], _T], n: int) -> tuple[_T, _T]:
+    """``call(0, n // 2)`` on a second thread and ``call(n // 2, n)`` on this one: the
+    kernels release the GIL, and the machines this runs on have two cores or more."""
+    future = _pool().submit(call, 0, n // 2)
+    second = call(n // 2, n)
+    return future.result(), second
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(1, thread_name_prefix="baton-kernels")
+
+
+def _compiled() -> ModuleType:
+    """The compiled kernels, imported on first use: importing numba takes ~0.4 s, which
+    commands that never mine (``baton --help``, the collector) should not pay."""
+    from mining import _kernels
+
+    return _kernels
+
+
+def _string_keys(values: pl.Series) -> np.ndarray | None:
+    """Each row's Arrow string view as two 64-bit words (no copy), or ``None``.
+
+    ``None`` when the column has nulls (a null's view is undefined) or is not stored as
+    views in one chunk. A view holds a string of up to 12 bytes whole; kernels given these
+    keys report a longer one, and the caller then falls back to :func:`_hash_keys`.
+    """
+    if values.null_count():
+        return None
+    array = values.rechunk().to_arrow(compat_level=pl.CompatLevel.newest())
+    if isinstance(array, pa.ChunkedArray):
+        if array.num_chunks != 1:
+            return None
+        array = array.chunk(0)
+    if array.type != pa.string_view():
+        return None
+    if len(array) == 0:
+        return np.zeros((0, 2), dtype=np.uint64)
+    views = np.frombuffer(array.buffers()[1], dtype=np.uint64).reshape(-1, 2)
+    return views[array.offset : array.offset + len(array)]
+
+
+def _hash_keys(values: pl.Series) -> np.ndarray:
+    """A 64-bit hash per row, as one-word keys for the kernels."""
+    return values.hash(seed=0).to_numpy().reshape(-1, 1)
 
 
 def _heads(case_hash: np.ndarray) -> np.ndarray:
@@ -185,88 +297,72 @@ def _heads(case_hash: np.ndarray) -> np.ndarray:
     return head
 
 
-def _codes(values: pl.Series) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Dense integer codes for a string column, labels in order of first appearance.
+def _code_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Dense codes for ``keys`` in order of first appearance and each code's first row, or
+    ``None`` when a key is a long string's view (code hashes instead)."""
+    kernels = _compiled()
+    codes = np.empty(len(keys), dtype=np.int64)
+    size = 1024
+    while True:
+        status, firsts = kernels.code_rows(keys, codes, size)
+        if status == kernels.OK:
+            return codes, firsts
+        if status == kernels.LONG:
+            return None
+        size *= 8  # more distinct keys than half the table: start again with a larger one
 
-    A 64-bit hash per value; the first row of each distinct hash gives the labels, in order,
-    and a small power-of-two slot table maps a hash to its code: a fraction of the cost of a
-    categorical cast. No row needs a collision check, since every row's hash is one of the
-    distinct ones; only their slots must differ, else a larger table is tried. Two labels
-    with one 64-bit hash are as likely as ~1e-14 for a few hundred activities.
+
+def _count_keys(keys: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The distinct keys at ``rows`` (each as its first row, in order of first appearance)
+    and their counts, or ``None`` when a key is a long string's view.
+
+    Many rows are counted as two halves on both cores: each row is a read from memory
+    (a case's first or last row, 1 in 17 here), and two cores wait on twice as many.
     """
+    if len(rows) < _SPLIT:
+        return _count_part(keys, rows)
+    parts = _both_halves(lambda low, high: _count_part(keys, rows[low:high]), len(rows))
+    if parts[0] is None or parts[1] is None:
+        return None
+    merged: dict[bytes, list[int]] = {}
+    for firsts, counts in parts:
+        for row, count in zip(firsts.tolist(), counts.tolist(), strict=True):
+            merged.setdefault(keys[row].tobytes(), [row, 0])[1] += count
+    both = np.array(list(merged.values()), dtype=np.int64).reshape(-1, 2)
+    return both[:, 0].copy(), both[:, 1].copy()
+
+
+def _count_part(keys: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    kernels = _compiled()
+    size = 1024
+    while True:
+        status, firsts, counts = kernels.count_rows(keys, rows, size)
+        if status == kernels.OK:
+            return firsts, counts
+        if status == kernels.LONG:
+            return None
+        size *= 8
+
+
+def _code(values: pl.Series) -> tuple[np.ndarray, pl.Series]:
+    """Dense integer codes for a string column and its labels in order of first appearance
+    (nulls read as ``""``): exact through the string views where every value has at most 12
+    bytes, else through a 64-bit hash per value (two labels sharing one are as likely as
+    ~1e-14 for a few hundred activities)."""
     if values.null_count():
         values = values.fill_null("")
-    hashes = values.hash(seed=0)
-    first = hashes.arg_unique().to_numpy()
-    h = hashes.to_numpy().view(np.int64)
-    distinct = h[first]
-    for bits in (12, 16, 20):
-        mask = (1 << bits) - 1
-        slot = distinct & mask
-        if len(np.unique(slot)) < len(slot):
-            continue  # two labels in one slot
-        dense = np.zeros(1 << bits, dtype=np.int64)
-        dense[slot] = np.arange(len(slot))
-        return dense[h & mask], tuple(values.gather(first).to_list())
-    labels = tuple(values.unique(maintain_order=True).to_list())
-    physical = values.cast(pl.Enum(list(labels))).to_physical().to_numpy()
-    return physical.astype(np.int64), labels
+    keys = _string_keys(values)
+    coded = _code_keys(keys) if keys is not None else None
+    if coded is None:
+        coded = _code_keys(_hash_keys(values))
+        assert coded is not None  # hashes are one word: never a long view
+    codes, firsts = coded
+    return codes, values.gather(firsts)
 
 
-def _grouped_and_ordered(
-    case_hash: np.ndarray,
-    head_rows: np.ndarray,
-    end: np.ndarray,
-    seq: np.ndarray,
-    seq_ascending: bool = False,
-) -> bool:
-    """Are the rows contiguous per case and in ``(end, seq)`` order within each case?
-
-    ``head_rows`` are the rows that start a run of one case hash. Ends may only go back at
-    a case boundary; ties within a case need ``seq`` not to go back, which holds when it
-    never does in row order (``seq_ascending``, or one pass): a frame's row numbers always.
-    """
-    if len(case_hash) < 2:
-        return True
-    if not _all_distinct(case_hash[head_rows]):  # a case seen again later is not contiguous
-        return False
-    back = np.less(end[1:], end[:-1])
-    back[head_rows[1:] - 1] = False
-    if back.any():
-        return False
-    if seq_ascending or np.all(seq[1:] >= seq[:-1]):
-        return True
-    tie = np.equal(end[1:], end[:-1])
-    tie[head_rows[1:] - 1] = False
-    ties = np.flatnonzero(tie)
-    return not np.any(seq[ties + 1] < seq[ties])
-
-
-def _all_distinct(values: np.ndarray) -> bool:
-    """Are the 64-bit ``values`` pairwise distinct? A slot table instead of a sort.
-
-    Each value writes its index into the slot its low bits name; a value whose slot was
-    overwritten shares it with another (the same value, or a neighbour in the table), and
-    only the values in such crowded slots are sorted and compared: a few hundred for the
-    ~57k cases of a million events, where sorting all of them costs four times as long.
-    """
-    n = len(values)
-    if n < 2:
-        return True
-    bits = min(max(int(n - 1).bit_length() + 3, 12), 22)
-    mask = np.int64((1 << bits) - 1)
-    as_int = values.view(np.int64)
-    slots = as_int & mask
-    index = np.arange(n, dtype=np.int32)
-    table = np.empty(1 << bits, dtype=np.int32)  # only slots written here are read back
-    table[slots] = index
-    lost = np.flatnonzero(table[slots] != index)
-    if len(lost) == 0:
-        return True
-    crowded = np.zeros(1 << bits, dtype=bool)
-    crowded[slots[lost]] = True
-    suspects = np.sort(as_int[crowded[slots]])
-    return not bool(np.any(suspects[1:] == suspects[:-1]))
+def _codes(values: pl.Series) -> tuple[np.ndarray, tuple[str, ...]]:
+    codes, labels = _code(values)
+    return codes, tuple(labels.to_list())
 
 
 # --- directly-follows ----------------------------------------------------------------
@@ -337,15 +433,17 @@ def performance_dfg(enc: Encoded) -> pl.DataFrame:
 
 
 def _group_stats(
-    keys: np.ndarray, micros: np.ndarray, *, stdev: bool = True
+    keys: np.ndarray, micros: np.ndarray, *, stdev: bool = True, earlier: np.ndarray | None = None
 ) -> tuple[np.ndarray, dict[str, np.ndarray | pl.Series]]:
-    """Count, mean, median, p95, min, max, total and (``stdev``) sample stdev (s) per key.
+    """Count, mean, median, p95, min, max, total and (``stdev``) sample stdev (s) per key of
+    the values ``micros`` (``micros - earlier`` if given), keys ascending.
 
-    One Polars group-by over the integer keys: it orders each group's values on both cores.
-    A single NumPy sort of ``(key, value)`` packed into an int64 was the fastest way on CPUs
-    where NumPy's vectorised sort runs, and three times slower than this where it does not
-    (AMD EPYC: 58 ms per million values against Polars' 18). Totals are exact integer sums
-    unless a million values of a century each could overflow them.
+    A compiled kernel (:func:`mining._kernels.group_stats`): it finds the median and p95
+    without ordering any group. NumPy's sort of packed ``(key, value)`` pairs was the fastest
+    way on CPUs where its vectorised sort runs and three times slower than a Polars group-by
+    where it does not (AMD EPYC: 58 ms per million values); the kernel took half the
+    group-by's time there. Keys spread wider than the rows are first coded densely. Totals
+    are exact integer sums unless a million values of a century each could overflow them.
     """
     if len(keys) == 0:
         empty = np.zeros(0)
@@ -354,42 +452,38 @@ def _group_stats(
             **{c: empty for c in ("mean_s", "median_s", "p95_s", "min_s", "max_s", "total_s")},
             **({"stdev_s": pl.Series(empty)} if stdev else {}),
         }
-    peak = max(abs(int(micros.min())), abs(int(micros.max())), 1)
-    value = pl.col("v")
-    total = (
-        value.sum()
-        if peak.bit_length() + len(keys).bit_length() < 63
-        else (value.cast(pl.Float64).sum())
+    keys = keys.astype(np.int64, copy=False)
+    groups = int(keys.max()) + 1
+    named = None  # per group, its key, when groups are codes of the keys
+    if int(keys.min()) < 0 or groups > max(len(keys), 1 << 16):
+        coded = _code_keys(keys.view(np.uint64).reshape(-1, 1))
+        assert coded is not None  # one-word keys are never long views
+        named = keys[coded[1]]
+        keys, groups = coded[0], len(coded[1])
+    micros = micros.astype(np.int64, copy=False)
+    earlier = np.zeros(0, np.int64) if earlier is None else earlier.astype(np.int64, copy=False)
+    count, total, ftotal, low, high, median, p95, spread = _compiled().group_stats(
+        keys, micros, earlier, groups, stdev
     )
-    aggregates = [
-        pl.len().alias("count"),
-        total.alias("total"),
-        value.median().alias("median"),
-        value.quantile(0.95, "linear").alias("p95"),
-        value.min().alias("min"),
-        value.max().alias("max"),
-    ]
-    if stdev:
-        aggregates.append(value.std().alias("stdev"))
-    grouped = pl.DataFrame({"k": keys, "v": micros}).group_by("k").agg(aggregates).sort("k")
-
-    def seconds(column: str) -> np.ndarray:
-        return grouped.get_column(column).cast(pl.Float64).to_numpy() / _MICROS
-
-    count = grouped.get_column("count").cast(pl.Int64).to_numpy()
-    totals = seconds("total")
+    present = np.flatnonzero(count)
+    if named is not None:
+        present = present[np.argsort(named[present])]
+    count, low, high = count[present], low[present], high[present]
+    peak = max(abs(int(low.min())), abs(int(high.max())), 1)
+    exact = peak.bit_length() + len(keys).bit_length() < 63
+    totals = (total[present] if exact else ftotal[present]) / _MICROS
     stats: dict[str, np.ndarray | pl.Series] = {
         "count": count,
         "mean_s": totals / count,
-        "median_s": seconds("median"),
-        "p95_s": seconds("p95"),
-        "min_s": seconds("min"),
-        "max_s": seconds("max"),
+        "median_s": median[present] / _MICROS,
+        "p95_s": p95[present] / _MICROS,
+        "min_s": low / _MICROS,
+        "max_s": high / _MICROS,
         "total_s": totals,
     }
     if stdev:  # null for a single observation, as pandas' std is NaN there
-        stats["stdev_s"] = grouped.get_column("stdev") / _MICROS
-    return grouped.get_column("k").to_numpy(), stats
+        stats["stdev_s"] = pl.Series(spread[present] / _MICROS, nan_to_null=True)
+    return (present if named is None else named[present]), stats
 
 
 # --- per case ------------------------------------------------------------------------
@@ -431,21 +525,26 @@ def case_durations(enc: Encoded) -> pl.DataFrame:
 
 def _count_at(enc: Encoded, rows: np.ndarray) -> pl.DataFrame:
     """Cases per activity at ``rows``: codes counted when the log has them already, else the
-    labels at ``rows`` counted as they are (coding them would cost more than the count)."""
+    keys at ``rows`` alone coded and counted (coding the whole column would cost more)."""
     if "_coded" in enc.__dict__:
         counts = np.bincount(enc.act[rows], minlength=len(enc.activities))
         present = np.flatnonzero(counts)
-        counted = pl.DataFrame(
-            {
-                "activity": pl.Series(enc.activities, dtype=pl.String).gather(present),
-                "cases": counts[present].astype(np.int64),
-            }
-        )
-        return counted.sort(["cases", "activity"], descending=[True, False])
-    counted = enc.activity_at(rows).fill_null("").value_counts(name="cases")
-    return counted.select(
-        pl.col(counted.columns[0]).alias("activity"), pl.col("cases").cast(pl.Int64)
-    ).sort(["cases", "activity"], descending=[True, False])
+        labels = pl.Series(enc.activities, dtype=pl.String).gather(present)
+        counts = counts[present]
+    else:
+        if enc.source_rows is not None:
+            rows = enc.source_rows[rows]
+        rows = rows.astype(np.int64, copy=False)
+        keys = _string_keys(enc.activity_column)
+        counted = _count_keys(keys, rows) if keys is not None else None
+        if counted is None:
+            codes, labels = _code(enc.activity_column.gather(rows))
+            counts = np.bincount(codes, minlength=len(labels))
+        else:
+            labels = enc.activity_column.gather(counted[0])
+            counts = counted[1]
+    counted = pl.DataFrame({"activity": labels, "cases": counts.astype(np.int64)})
+    return counted.sort(["cases", "activity"], descending=[True, False])
 
 
 def start_activities(enc: Encoded) -> pl.DataFrame:
@@ -591,9 +690,12 @@ def rework(enc: Encoded) -> pl.DataFrame:
 
 
 def _per_activity(
-    activities: tuple[str, ...], codes: np.ndarray, micros: np.ndarray
+    activities: tuple[str, ...],
+    codes: np.ndarray,
+    micros: np.ndarray,
+    earlier: np.ndarray | None = None,
 ) -> pl.DataFrame:
-    keys, stats = _group_stats(codes, micros, stdev=False)
+    keys, stats = _group_stats(codes, micros, stdev=False, earlier=earlier)
     labels = pl.Series(activities, dtype=pl.String).gather(keys)
     frame = pl.DataFrame({"activity": labels, **stats})
     return frame.select(
@@ -603,7 +705,7 @@ def _per_activity(
 
 def service_times(enc: Encoded) -> pl.DataFrame:
     """Per activity, service time end - start in seconds (pm4py's ``get_service_time``)."""
-    return _per_activity(enc.activities, enc.act, enc.end - enc.start)
+    return _per_activity(enc.activities, enc.act, enc.end, enc.start)
 
 
 def service_times_of(instances: pl.DataFrame) -> pl.DataFrame:
@@ -615,7 +717,7 @@ def service_times_of(instances: pl.DataFrame) -> pl.DataFrame:
     codes, labels = _codes(instances.get_column("activity").cast(pl.String))
     start = instances.get_column("start_ts").dt.epoch("us").to_numpy()
     end = instances.get_column("ts").dt.epoch("us").to_numpy()
-    return _per_activity(labels, codes, end - start)
+    return _per_activity(labels, codes, end, start)
 
 
 def waiting_times(enc: Encoded) -> pl.DataFrame:
