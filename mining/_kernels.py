@@ -241,6 +241,13 @@ def code_rows(keys: np.ndarray, codes: np.ndarray, size: int) -> tuple[int, np.n
 
 
 @_jit
+def renumber(codes: np.ndarray, to: np.ndarray) -> None:
+    """``codes[i] = to[codes[i]]`` in place (NumPy's ``take`` would allocate a copy)."""
+    for i in range(codes.shape[0]):
+        codes[i] = to[codes[i]]
+
+
+@_jit
 def _select(values: np.ndarray, low: int, high: int, k: int) -> None:
     """Put ``values[low:high]``'s element of rank ``k`` (absolute index) at ``k``, smaller
     ones before it and larger ones after. Hoare partitions around a median of three keep
