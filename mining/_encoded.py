@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import TypeVar
@@ -42,6 +43,7 @@ _MICROS = 1_000_000.0
 # Below this many rows a kernel runs on one thread: a second one costs more than it saves.
 _SPLIT = 65_536
 _T = TypeVar("_T")
+_POOLS: dict[int, ThreadPoolExecutor] = {}
 # A dense K x K counting array is fastest up to this many activities; beyond, np.unique.
 _DENSE_LIMIT = 2048
 
@@ -167,7 +169,7 @@ def encode(instances: pl.DataFrame) -> Encoded:
     seq = seq_column.to_numpy()
     keys = _string_keys(case)
     case_hash = None
-    status, bounds = kernels.LONG, None
+    status, bounds = kernels.LONG, np.zeros(0, np.int64)
     if keys is not None:
         status, bounds = _scan(keys, end, seq, check_seq)
     if status == kernels.LONG:
@@ -250,9 +252,13 @@ def _both_halves(call: Callable[[int, int], _T], n: int) -> tuple[_T, _T]:
     return future.result(), second
 
 
-@functools.cache
 def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(1, thread_name_prefix="baton-kernels")
+    """One worker thread per process: a forked child gets its own (it inherits the parent's
+    executor without its thread, and would wait on it forever)."""
+    pid = os.getpid()
+    if pid not in _POOLS:
+        _POOLS[pid] = ThreadPoolExecutor(1, thread_name_prefix="baton-kernels")
+    return _POOLS[pid]
 
 
 def _compiled() -> ModuleType:
@@ -344,11 +350,11 @@ def _count_keys(keys: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndar
     """
     if len(rows) < _SPLIT:
         return _count_part(keys, rows)
-    parts = _both_halves(lambda low, high: _count_part(keys, rows[low:high]), len(rows))
-    if parts[0] is None or parts[1] is None:
+    first, second = _both_halves(lambda low, high: _count_part(keys, rows[low:high]), len(rows))
+    if first is None or second is None:
         return None
     merged: dict[bytes, list[int]] = {}
-    for firsts, counts in parts:
+    for firsts, counts in (first, second):
         for row, count in zip(firsts.tolist(), counts.tolist(), strict=True):
             merged.setdefault(keys[row].tobytes(), [row, 0])[1] += count
     both = np.array(list(merged.values()), dtype=np.int64).reshape(-1, 2)
@@ -401,7 +407,9 @@ def _pairs(enc: Encoded) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return act[:-1][same], act[1:][same], (start[1:] - end[:-1])[same]
 
 
-def _edge_frame(enc: Encoded, keys: np.ndarray, columns: dict[str, np.ndarray]) -> pl.DataFrame:
+def _edge_frame(
+    enc: Encoded, keys: np.ndarray, columns: Mapping[str, np.ndarray | pl.Series]
+) -> pl.DataFrame:
     k = len(enc.activities)
     labels = pl.Series(enc.activities, dtype=pl.String)
     return pl.DataFrame(

@@ -64,12 +64,12 @@ def _words(keys: np.ndarray, row: int) -> tuple[np.uint64, np.uint64]:
 
 
 @_inline
-def _is_long(keys: np.ndarray, first: np.uint64) -> bool:
+def _is_long(keys: np.ndarray, first: np.uint64) -> Any:
     return keys.shape[1] == 2 and (first & _LOW32) > _INLINE
 
 
 @_inline
-def _mix(first: np.uint64, second: np.uint64) -> int:
+def _mix(first: np.uint64, second: np.uint64) -> np.int64:
     h = first * _M1 ^ second * _M2
     h ^= h >> _S
     h *= _M3

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -370,3 +371,25 @@ def test_counts_past_the_split_agree_with_a_counter() -> None:
     want = Counter(values[r] for r in rows)
     assert [values[f] for f in firsts] == list(dict.fromkeys(values[r] for r in rows))
     assert {values[f]: int(c) for f, c in zip(firsts, counts, strict=True)} == want
+
+
+def test_a_forked_child_has_its_own_second_thread() -> None:
+    """A child forked after the engine ran inherits its thread pool without the thread."""
+    n = 2 * _encoded._SPLIT + 10
+    frame = log_frame([(f"c{i // 5:06d}", LABELS[i % 3], i, i) for i in range(n)])
+    expected = EventLog.open(frame).start_activities().rows()
+    pid = os.fork()
+    if pid == 0:  # the child: exit code only, never back into pytest
+        try:
+            os._exit(0 if EventLog.open(frame).start_activities().rows() == expected else 1)
+        except BaseException:
+            os._exit(2)
+    for _ in range(600):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.1)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    raise AssertionError("the forked child hung waiting for its parent's thread")
