@@ -493,7 +493,7 @@ def _group_stats(
         keys, groups = coded[0], len(coded[1])
     micros = micros.astype(np.int64, copy=False)
     earlier = np.zeros(0, np.int64) if earlier is None else earlier.astype(np.int64, copy=False)
-    count, total, ftotal, low, high, median, p95, spread = _compiled().group_stats(
+    count, total, ftotal, low, high, median, p95, spread = _group_passes(
         keys, micros, earlier, groups, stdev
     )
     present = np.flatnonzero(count)
@@ -515,6 +515,51 @@ def _group_stats(
     if stdev:  # null for a single observation, as pandas' std is NaN there
         stats["stdev_s"] = pl.Series(spread[present] / _MICROS, nan_to_null=True)
     return (present if named is None else named[present]), stats
+
+
+def _group_passes(
+    codes: np.ndarray, later: np.ndarray, earlier: np.ndarray, groups: int, stdev: bool
+) -> tuple[np.ndarray, ...]:
+    """The kernels' passes of :func:`_group_stats` (see :func:`mining._kernels.group_sums`),
+    each pass over many rows as two halves on both cores; the halves' sums, extremes and
+    histograms are added, and the second half copies its values after the first's."""
+    kernels = _compiled()
+    n = len(codes)
+
+    def halves(call: Callable[[int, int], _T]) -> tuple[_T, ...]:
+        return _both_halves(call, n) if n >= _SPLIT else (call(0, n),)
+
+    def rows(a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return codes[a:b], later[a:b], earlier[a:b]  # an empty ``earlier`` stays empty
+
+    sums = halves(lambda a, b: kernels.group_sums(*rows(a, b), groups))
+    count, total, ftotal = (sum(part[i] for part in sums) for i in range(3))
+    low = np.minimum.reduce([part[3] for part in sums])
+    high = np.maximum.reduce([part[4] for part in sums])
+    start, shift, base = kernels.group_layout(count, low, high)
+    counted = halves(lambda a, b: kernels.group_histogram(*rows(a, b), start, shift, base))
+    histogram = sum(counted)
+    ranks, chosen, place = kernels.group_choose(count, histogram, start)
+    picked = np.empty(place[-1], dtype=np.int64)
+    fills = [place[:-1].copy()]
+    if len(counted) == 2:  # the second half's values of a bucket follow the first's
+        bucket = np.empty(len(place) - 1, dtype=np.int64)
+        where = np.flatnonzero(chosen >= 0)
+        bucket[chosen[where]] = where
+        fills.append(place[:-1] + counted[0][bucket])
+    halves(
+        lambda a, b: kernels.group_collect(
+            *rows(a, b), start, shift, base, chosen, fills[a > 0], picked
+        )
+    )
+    median, p95 = kernels.group_select(count, histogram, start, ranks, chosen, place, picked)
+    spread = np.full(groups, np.nan)
+    if stdev:
+        mean = ftotal / np.maximum(count, 1)
+        squares = sum(halves(lambda a, b: kernels.group_squares(*rows(a, b), mean)))
+        several = count > 1
+        spread[several] = np.sqrt(squares[several] / (count[several] - 1))
+    return count, total, ftotal, low, high, median, p95, spread
 
 
 # --- per case ------------------------------------------------------------------------

@@ -299,27 +299,27 @@ def _value(later: np.ndarray, earlier: np.ndarray, row: int) -> np.int64:
 
 
 @_jit
-def group_stats(
-    codes: np.ndarray, later: np.ndarray, earlier: np.ndarray, groups: int, stdev: bool
-) -> tuple[np.ndarray, ...]:
+def group_sums(
+    codes: np.ndarray, later: np.ndarray, earlier: np.ndarray, groups: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per code in ``range(groups)``, over the values ``later - earlier`` (``later`` alone
     when ``earlier`` is empty; never materialised, each pass reads both): count, exact total
-    (int64, the caller knows whether it
-    can overflow), float total, min, max, median, p95 and (``stdev``) sample stdev.
+    (int64: the caller knows whether it can overflow), float total, min and max.
 
-    Medians and p95 need four ranks per group, not an order: a histogram of each group's
+    First of the passes of the per-group statistics (:func:`group_histogram`,
+    :func:`group_collect`, :func:`group_squares`), each of which may run on part of the rows:
+    medians and p95 need four ranks per group, not an order, so a histogram of each group's
     values (about 16 per bucket, at most 4096 buckets between its min and max) names the
     buckets holding those ranks, only their values are copied out, and the ranks are selected
-    among them. Three passes over the rows, none of them a sort and none moving every value;
-    a group whose values crowd one bucket is selected from whole, still in linear time.
+    among them. No sort and no pass moving every value; a group whose values crowd one bucket
+    is selected from whole, still in linear time.
     """
-    n = codes.shape[0]
     count = np.zeros(groups, dtype=np.int64)
     total = np.zeros(groups, dtype=np.int64)
     ftotal = np.zeros(groups, dtype=np.float64)
     low = np.full(groups, np.iinfo(np.int64).max, dtype=np.int64)
     high = np.full(groups, np.iinfo(np.int64).min, dtype=np.int64)
-    for i in range(n):
+    for i in range(codes.shape[0]):
         c = codes[i]
         v = _value(later, earlier, i)
         low[c] = min(low[c], v)
@@ -327,7 +327,16 @@ def group_stats(
         count[c] += 1
         total[c] += v
         ftotal[c] += v
-    # Per group: its buckets' place in one histogram, and the shift that maps a value to one.
+    return count, total, ftotal, low, high
+
+
+@_jit
+def group_layout(
+    count: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group: where its buckets start in one histogram, and the base and shift that map
+    a value to its bucket (``(value - min) >> shift``)."""
+    groups = count.shape[0]
     start = np.zeros(groups + 1, dtype=np.int64)
     shift = np.zeros(groups, dtype=np.uint64)
     base = np.zeros(groups, dtype=np.uint64)
@@ -340,17 +349,42 @@ def group_stats(
         while width < 64 and (span >> np.uint64(width)) > _ZERO:
             width += 1
         shift[c] = np.uint64(max(width - bits, 0))
-        base[c] = np.uint64(low[c])
+        base[c] = np.uint64(low[c]) if count[c] else _ZERO
         start[c + 1] = start[c] + (np.int64(1) << bits)
-    histogram = np.zeros(start[groups], dtype=np.int64)
-    for i in range(n):
+    return start, shift, base
+
+
+@_inline
+def _bucket(start: np.ndarray, shift: np.ndarray, base: np.ndarray, c: int, v: np.int64) -> int:
+    return start[c] + np.int64((np.uint64(v) - base[c]) >> shift[c])
+
+
+@_jit
+def group_histogram(
+    codes: np.ndarray,
+    later: np.ndarray,
+    earlier: np.ndarray,
+    start: np.ndarray,
+    shift: np.ndarray,
+    base: np.ndarray,
+) -> np.ndarray:
+    histogram = np.zeros(start[-1], dtype=np.int64)
+    for i in range(codes.shape[0]):
         c = codes[i]
-        v = _value(later, earlier, i)
-        histogram[start[c] + np.int64((np.uint64(v) - base[c]) >> shift[c])] += 1
-    # The ranks wanted (linear interpolation between the ranks around (m - 1) * q, as Polars
-    # and pandas), the bucket of each, and a place for each chosen bucket's values.
+        histogram[_bucket(start, shift, base, c, _value(later, earlier, i))] += 1
+    return histogram
+
+
+@_jit
+def group_choose(
+    count: np.ndarray, histogram: np.ndarray, start: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ranks wanted per group (the two around ``(m - 1) * q`` for the median and p95:
+    linear interpolation, as Polars and pandas), the chosen buckets (each numbered, else
+    -1) and where each chosen bucket's values go (``place[t]:place[t + 1]``)."""
+    groups = count.shape[0]
     ranks = np.full((groups, 4), -1, dtype=np.int64)
-    chosen = np.full(start[groups], -1, dtype=np.int64)
+    chosen = np.full(histogram.shape[0], -1, dtype=np.int64)
     place = np.zeros(4 * groups + 1, dtype=np.int64)
     chosen_count = 0
     for c in range(groups):
@@ -370,15 +404,43 @@ def group_stats(
                     place[chosen_count + 1] = place[chosen_count] + inside
                     chosen_count += 1
             seen += inside
-    picked = np.empty(place[chosen_count], dtype=np.int64)
-    fill = place[:chosen_count].copy()
-    for i in range(n):
+    return ranks, chosen, place[: chosen_count + 1].copy()
+
+
+@_jit
+def group_collect(
+    codes: np.ndarray,
+    later: np.ndarray,
+    earlier: np.ndarray,
+    start: np.ndarray,
+    shift: np.ndarray,
+    base: np.ndarray,
+    chosen: np.ndarray,
+    fill: np.ndarray,
+    picked: np.ndarray,
+) -> None:
+    """Copy the values of the chosen buckets to ``picked``, bucket ``t``'s from ``fill[t]``."""
+    for i in range(codes.shape[0]):
         c = codes[i]
         v = _value(later, earlier, i)
-        t = chosen[start[c] + np.int64((np.uint64(v) - base[c]) >> shift[c])]
+        t = chosen[_bucket(start, shift, base, c, v)]
         if t >= 0:
             picked[fill[t]] = v
             fill[t] += 1
+
+
+@_jit
+def group_select(
+    count: np.ndarray,
+    histogram: np.ndarray,
+    start: np.ndarray,
+    ranks: np.ndarray,
+    chosen: np.ndarray,
+    place: np.ndarray,
+    picked: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Median and p95 per group from the picked values (reordered in place)."""
+    groups = count.shape[0]
     median = np.full(groups, np.nan)
     p95 = np.full(groups, np.nan)
     for c in range(groups):
@@ -406,17 +468,16 @@ def group_stats(
                 median[c] = value
             else:
                 p95[c] = value
-    spread = np.full(groups, np.nan)
-    if stdev:
-        squares = np.zeros(groups, dtype=np.float64)
-        mean = np.zeros(groups, dtype=np.float64)
-        for c in range(groups):
-            if count[c]:
-                mean[c] = ftotal[c] / count[c]
-        for i in range(n):
-            d = _value(later, earlier, i) - mean[codes[i]]
-            squares[codes[i]] += d * d
-        for c in range(groups):
-            if count[c] > 1:
-                spread[c] = np.sqrt(squares[c] / (count[c] - 1))
-    return count, total, ftotal, low, high, median, p95, spread
+    return median, p95
+
+
+@_jit
+def group_squares(
+    codes: np.ndarray, later: np.ndarray, earlier: np.ndarray, mean: np.ndarray
+) -> np.ndarray:
+    """Per group, the sum of squared deviations from its ``mean`` (for a sample stdev)."""
+    squares = np.zeros(mean.shape[0], dtype=np.float64)
+    for i in range(codes.shape[0]):
+        d = _value(later, earlier, i) - mean[codes[i]]
+        squares[codes[i]] += d * d
+    return squares

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mining import _kernels
+from mining import _encoded, _kernels
 from mining._encoded import _SPLIT, _hash_keys, _scan, _string_keys
 
 # Case ids whose views rise, fall or do neither, short and long (a long one's view is not
@@ -40,8 +41,15 @@ rows = st.lists(st.tuples(st.sampled_from(IDS), st.integers(0, 3), st.integers(0
 
 
 @settings(max_examples=300, deadline=None)
-@given(rows, st.booleans())
-def test_scan_cases_agrees_with_its_definition(rows: list, sorted_runs: bool) -> None:
+@given(rows, st.booleans(), st.sampled_from([_SPLIT, 2, 5]))
+def test_scan_cases_agrees_with_its_definition(rows: list, sorted_runs: bool, split: int) -> None:
+    """In one piece and as two halves (``split``: from how many rows) joined."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(_encoded, "_SPLIT", split)
+        check(rows, sorted_runs)
+
+
+def check(rows: list, sorted_runs: bool) -> None:
     if sorted_runs:  # grouped and ordered more often than chance would make them
         rows = sorted(rows)
     ids = [r[0] for r in rows]

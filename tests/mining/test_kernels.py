@@ -95,11 +95,15 @@ def test_several_chunks_are_joined() -> None:
 def test_codes_number_labels_in_order_of_first_appearance(
     values: list[str | None], chunks: int
 ) -> None:
+    """In one piece and as two halves (the second renumbered into the first's codes)."""
     parts = [values[i::chunks] for i in range(chunks)] if chunks > 1 else [values]
     ordered = [v for part in parts for v in part]
     series = pl.concat([pl.Series(p, dtype=pl.String) for p in parts], rechunk=False)
-    codes, labels = _encoded._codes(series)
-    assert (codes.tolist(), list(labels)) == first_appearance(ordered)
+    for split in (_encoded._SPLIT, 2):
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(_encoded, "_SPLIT", split)
+            codes, labels = _encoded._codes(series)
+        assert (codes.tolist(), list(labels)) == first_appearance(ordered)
 
 
 def test_codes_past_the_first_table() -> None:
@@ -120,6 +124,13 @@ def test_count_at_rows_agrees_with_a_counter(values: list[str], picks: list[int]
     keys = _encoded._string_keys(series)
     assert keys is not None
     counted = _encoded._count_keys(keys, rows)
+    with pytest.MonkeyPatch.context() as m:  # as two halves, merged
+        m.setattr(_encoded, "_SPLIT", 2)
+        halves = _encoded._count_keys(keys, rows)
+    if counted is None or halves is None:
+        assert counted is None and halves is None
+    else:
+        assert [a.tolist() for a in counted] == [a.tolist() for a in halves]
     want = Counter(values[r] for r in rows)
     if counted is None:  # a long label among the rows: the caller hashes instead
         assert any(len(values[r].encode()) > 12 for r in rows)
@@ -142,17 +153,22 @@ groups = st.lists(
 
 
 @settings(max_examples=300, deadline=None)
-@given(groups, st.booleans())
-def test_group_stats_agree_with_polars(pairs: list[tuple[int, int]], two_columns: bool) -> None:
+@given(groups, st.booleans(), st.sampled_from([_encoded._SPLIT, 2, 7]))
+def test_group_stats_agree_with_polars(
+    pairs: list[tuple[int, int]], two_columns: bool, split: int
+) -> None:
     """Count, total, min, max exact; median, p95 (linear) and stdev to float rounding; keys
-    spread wider than the rows (coded first) and repeated values included."""
+    spread wider than the rows (coded first), repeated values, and the passes run as two
+    halves (``split``: from how many rows) included."""
     keys = np.array([k for k, _ in pairs], dtype=np.int64)
     values = np.array([v for _, v in pairs], dtype=np.int64)
-    if two_columns:  # later - earlier, never materialised by the kernel
-        earlier = np.arange(len(values), dtype=np.int64) * 7
-        got_keys, got = _encoded._group_stats(keys, values + earlier, earlier=earlier)
-    else:
-        got_keys, got = _encoded._group_stats(keys, values)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(_encoded, "_SPLIT", split)
+        if two_columns:  # later - earlier, never materialised by the kernel
+            earlier = np.arange(len(values), dtype=np.int64) * 7
+            got_keys, got = _encoded._group_stats(keys, values + earlier, earlier=earlier)
+        else:
+            got_keys, got = _encoded._group_stats(keys, values)
     v = pl.col("v")
     want = (
         pl.DataFrame({"k": keys, "v": values})
