@@ -469,11 +469,11 @@ def _group_stats(
     """Count, mean, median, p95, min, max, total and (``stdev``) sample stdev (s) per key of
     the values ``micros`` (``micros - earlier`` if given), keys ascending.
 
-    A compiled kernel (:func:`mining._kernels.group_stats`): it finds the median and p95
-    without ordering any group. NumPy's sort of packed ``(key, value)`` pairs was the fastest
-    way on CPUs where its vectorised sort runs and three times slower than a Polars group-by
-    where it does not (AMD EPYC: 58 ms per million values); the kernel took half the
-    group-by's time there. Keys spread wider than the rows are first coded densely. Totals
+    Compiled passes (:func:`_group_passes`): they find the median and p95 without ordering
+    any group. NumPy's sort of packed ``(key, value)`` pairs was the fastest way on CPUs
+    where its vectorised sort runs and three times slower than a Polars group-by where it
+    does not (AMD EPYC: 58 ms per million values); the passes took half the group-by's time
+    there on one core. Keys spread wider than the rows are first coded densely. Totals
     are exact integer sums unless a million values of a century each could overflow them.
     """
     if len(keys) == 0:
