@@ -429,14 +429,7 @@ def refresh(
     try:
         lo = _lower_bound(con, since)
         params = {} if lo is None else {"lo": lo}
-        for table in DDL:
-            col = _TIME_BOUND[table]
-            bound = "TRUE" if lo is None else f"{col} >= date_trunc('hour', $lo)"
-            con.execute(
-                f"DELETE FROM {table} USING live_touched t "
-                f"WHERE {table}.case_id IS NOT DISTINCT FROM t.case_id AND {bound}",
-                params or None,
-            )
+        delete_cases(con, "live_touched", lo)
         bound = "TRUE" if lo is None else "ts >= $lo"
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE live_ev AS SELECT {_EVENT_COLS} FROM events e "
@@ -458,10 +451,32 @@ def _lower_bound(con: duckdb.DuckDBPyConnection, since: datetime | None) -> date
         "SELECT min(start_ts), coalesce(sum(untimed), 0) FROM live_cases c "
         "SEMI JOIN live_touched t ON c.case_id IS NOT DISTINCT FROM t.case_id"
     ).fetchall()
-    start, untimed = rows[0]
-    if untimed:
+    return earliest(since, *rows[0])
+
+
+def earliest(since: datetime | None, start: datetime | None, untimed: int) -> datetime | None:
+    """The lower bound of a refresh's re-read: the earlier of ``since`` (the batch's earliest
+    time) and ``start`` (the stored start of the cases it touches, ``None`` if none is
+    stored); ``None`` (unbounded) when the batch's time is unknown or a stored event of
+    those cases has none."""
+    if since is None or untimed:
         return None
     return since if start is None else min(since, start)
+
+
+def delete_cases(con: duckdb.DuckDBPyConnection, cases: str, lo: datetime | None) -> None:
+    """Delete every live row of the cases in ``cases`` (a relation with ``case_id``).
+
+    ``lo`` bounds every row of those cases from below (see :data:`_TIME_BOUND`), so DuckDB
+    skips older row groups by their zone maps.
+    """
+    for table in DDL:
+        bound = "TRUE" if lo is None else f"{_TIME_BOUND[table]} >= date_trunc('hour', $lo)"
+        con.execute(
+            f"DELETE FROM {table} USING {cases} t "
+            f"WHERE {table}.case_id IS NOT DISTINCT FROM t.case_id AND {bound}",
+            None if lo is None else {"lo": lo},
+        )
 
 
 def _as_array(case_ids: Iterable[str | None] | pa.Array | pa.ChunkedArray) -> pa.Array:

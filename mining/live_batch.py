@@ -71,8 +71,8 @@ def refresh(
             # Every touched case is new: its events are the inserted rows, nothing to delete.
             live._fill(con, "live_batch_in", empty_tables(con, "live_batch_in"))
             return
-        lo = None if since is None or untimed else since if start is None else min(since, start)
-        _delete_known(con, lo)
+        lo = live.earliest(since, start, untimed)
+        live.delete_cases(con, "(SELECT case_id FROM live_touched WHERE known)", lo)
         bound = "TRUE" if lo is None else "ts >= $lo"
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE live_ev AS
@@ -105,28 +105,9 @@ def empty_tables(con: duckdb.DuckDBPyConnection, src: str) -> list[str]:
     ((ends, arrivals),) = con.execute(
         f"""SELECT coalesce(max(ends), 0), coalesce(sum(arrivals), 0) FROM (
             SELECT count(*) FILTER (WHERE lifecycle IN ('completed', 'failed')) AS ends,
-                   count(*) FILTER (WHERE lifecycle IN ({_in_list(QUEUE_ARRIVALS)}))
+                   count(*) FILTER (WHERE lifecycle IN ({live._in_list(QUEUE_ARRIVALS)}))
                        AS arrivals
             FROM {src} GROUP BY case_id)"""
     ).fetchall()
     empty = [] if ends > 1 else ["live_edges", "live_handoffs"]
     return empty if arrivals else [*empty, "live_open"]
-
-
-def _in_list(values: tuple[str, ...]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
-
-
-def _delete_known(con: duckdb.DuckDBPyConnection, lo: datetime | None) -> None:
-    """Delete the rows of the touched cases the live tables already hold.
-
-    ``lo`` bounds every row of those cases from below (see :data:`mining.live._TIME_BOUND`),
-    so DuckDB skips older row groups by their zone maps.
-    """
-    for table in live.DDL:
-        bound = "TRUE" if lo is None else f"{live._TIME_BOUND[table]} >= date_trunc('hour', $lo)"
-        con.execute(
-            f"DELETE FROM {table} USING (SELECT case_id FROM live_touched WHERE known) t "
-            f"WHERE {_SAME_CASE.format(a=table, b='t')} AND {bound}",
-            None if lo is None else {"lo": lo},
-        )
